@@ -1,0 +1,29 @@
+#pragma once
+// The libtorch 1.13 (Debian) / 2.x (PyTorch) seam. Everything that differs
+// between the two lives here, so model code calls one function either way.
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <optional>
+
+#define BATON_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace baton::compat {
+
+// softmax(q k^T * scale + mask) v for q [B, Hq, Sq, D], k/v [B, Hkv, Sk, D] with
+// Hq a multiple of Hkv (grouped-query attention: query head h reads kv head
+// h / (Hq / Hkv)). `key_mask` is a bool [B, Sk] (true = attend) or undefined.
+// On 2.x this is at::scaled_dot_product_attention (flash / memory-efficient
+// kernels on CUDA); on 1.13 an exact fallback that accumulates in float32.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const at::Tensor& key_mask, double scale);
+
+// x / sqrt(mean(x^2) + eps) * w over the last dimension, statistics and the
+// weight multiply in float32, rounded once to x's dtype (spec A.2).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// Human-readable libtorch version, e.g. "1.13.0".
+const char* torch_version();
+
+}  // namespace baton::compat
