@@ -1,0 +1,46 @@
+#include "worker/golden/golden_check.h"
+
+#include "core/error.h"
+
+namespace baton::worker {
+
+bool GoldenReport::ok() const {
+  if (outputs.empty()) return false;
+  for (const auto& o : outputs)
+    if (!o.ok()) return false;
+  return true;
+}
+
+double default_rel_l2_tolerance(at::ScalarType dtype) { return dtype == at::kFloat || dtype == at::kDouble ? 1e-4 : 2e-2; }
+
+GoldenReport check_golden_file(const std::string& path, const GoldenCheckOptions& options) {
+  io::SafetensorsFile file(path);
+  auto it = file.metadata().find("config");
+  if (it == file.metadata().end())
+    throw Error(path + ": no 'config' metadata, so it is not a golden file",
+                "golden files carry the configuration that produced them under the metadata key 'config'");
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(it->second);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": metadata 'config' is not valid JSON (" + e.what() + ")");
+  }
+  for (const auto& kind : golden_kinds()) {
+    if (!kind.recognises(config, file)) continue;
+    GoldenReport report;
+    report.file = path;
+    report.kind = kind.name;
+    try {
+      report.outputs = kind.check(file, config, options);
+    } catch (Error& e) {
+      throw e.with_context(path + " (" + kind.name + ")");
+    }
+    return report;
+  }
+  std::string known;
+  for (const auto& kind : golden_kinds()) known += (known.empty() ? "" : ", ") + kind.name;
+  throw Error(path + ": not a golden file of a kind this build knows",
+              "known kinds: " + (known.empty() ? std::string("none") : known));
+}
+
+}  // namespace baton::worker
