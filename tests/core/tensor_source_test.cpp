@@ -33,3 +33,26 @@ TEST(TensorSource, PrefixedViewStripsPrefix) {
 }
 
 }  // namespace baton
+
+#include "core/random_tensor_source.h"
+
+namespace baton {
+
+TEST(RandomTensorSource, ValuesDependOnSeedAndNameOnly) {
+  std::map<std::string, std::vector<int64_t>> shapes = {
+      {"a.weight", {64, 32}}, {"b.norm.weight", {32}}, {"b.bias", {32}}};
+  RandomTensorSource s1(shapes, 7), s2(shapes, 7), s3(shapes, 8);
+  auto b1 = s1.load("b.bias", at::kFloat);  // drawn before a.weight here, after it below
+  auto a1 = s1.load("a.weight", at::kFloat);
+  auto a2 = s2.load("a.weight", at::kFloat);
+  EXPECT_TRUE(at::equal(a1, a2));
+  EXPECT_TRUE(at::equal(b1, s2.load("b.bias", at::kFloat)));
+  EXPECT_FALSE(at::equal(a1, s3.load("a.weight", at::kFloat)));
+  // Fan-in scaling: std ~ 1/sqrt(32); norm weights around 1.
+  EXPECT_NEAR(a1.std().item<double>(), 1.0 / std::sqrt(32.0), 0.02);
+  EXPECT_NEAR(s1.load("b.norm.weight", at::kFloat).mean().item<double>(), 1.0, 0.02);
+  EXPECT_EQ(s1.load("a.weight", at::kBFloat16).scalar_type(), at::kBFloat16);
+  EXPECT_THROW(s1.load("c", at::kFloat), Error);
+}
+
+}  // namespace baton
