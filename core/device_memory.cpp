@@ -19,6 +19,8 @@ int cuda_device_count() {
 }
 
 #ifdef BATON_WITH_CUDA
+// Index 0 of the stat arrays is the aggregate over pools (StatType moved
+// namespaces between libtorch releases; its value did not).
 namespace {
 c10::DeviceIndex index_of(const c10::Device& d) { return d.has_index() ? d.index() : c10::cuda::current_device(); }
 }  // namespace
@@ -34,13 +36,13 @@ DeviceMemoryInfo device_memory_info(const c10::Device& device) {
 int64_t peak_allocated_bytes(const c10::Device& device) {
   if (!device.is_cuda()) return 0;
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index_of(device));
-  return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak;
+  return stats.allocated_bytes[0].peak;
 }
 
 int64_t peak_reserved_bytes(const c10::Device& device) {
   if (!device.is_cuda()) return 0;
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index_of(device));
-  return stats.reserved_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak;
+  return stats.reserved_bytes[0].peak;
 }
 
 void reset_peak_memory(const c10::Device& device) {
