@@ -19,6 +19,10 @@ find_path(CPPZMQ_INCLUDE_DIR zmq.hpp HINTS ${ZMQ_INCLUDE_DIRS} REQUIRED)
 add_library(baton_torch INTERFACE)
 target_link_libraries(baton_torch INTERFACE ${TORCH_LIBRARIES})
 target_include_directories(baton_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+# pip's libtorch.so exports some std::filesystem symbols whose copies crash
+# (a call through a null pointer in remove_all); naming libstdc++ first makes
+# the loader bind those names to the real C++ runtime.
+target_link_options(baton_torch INTERFACE "LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
 separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(baton_torch INTERFACE ${_torch_flags})
 
