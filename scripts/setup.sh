@@ -43,6 +43,11 @@ common_pkgs=(cmake ninja-build g++ pkg-config git ccache
 pkgs=("${common_pkgs[@]}")
 if [ -n "$torch_cuda" ]; then
   say "using PyTorch's libtorch (CUDA $torch_cuda)"
+  # pip's libtorch.so exports std::filesystem functions that crash when called;
+  # the system g++ links libstdc++.so first so those names bind to it. A g++
+  # that links libstdc++ statically (as /opt/gcc's wrapper does) binds them
+  # to libtorch's copies instead.
+  if [ -z "${CXX:-}" ] && [ -x /usr/bin/g++ ]; then export CXX=/usr/bin/g++ CC=/usr/bin/gcc; fi
 else
   pkgs+=(libtorch-dev)
 fi
