@@ -51,9 +51,29 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+#if BATON_TORCH_AT_LEAST(2, 5)
+  // One fused kernel on CUDA (float32 statistics and weight multiply, one
+  // rounding); it needs the weight in x's dtype.
+  if (x.is_cuda() && (!weight.defined() || weight.scalar_type() == x.scalar_type())) {
+    if (weight.defined()) return at::rms_norm(x, {x.size(-1)}, weight, eps);
+    return at::rms_norm(x, {x.size(-1)}, {}, eps);
+  }
+#endif
   auto xf = x.to(at::kFloat);
-  auto inv = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return (xf * inv * weight.to(at::kFloat)).to(x.scalar_type());
+  auto y = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  if (weight.defined()) y = y * weight.to(at::kFloat);
+  return y.to(x.scalar_type());
+}
+
+bool supports_compute_dtype(const at::Device& device, at::ScalarType dtype) {
+  if (dtype == at::kFloat || dtype == at::kBFloat16) return true;
+  if (dtype != at::kHalf) return false;
+  if (device.is_cuda()) return true;
+#if BATON_TORCH_AT_LEAST(2, 2)
+  return device.is_cpu();
+#else
+  return false;
+#endif
 }
 
 const char* torch_version() { return TORCH_VERSION; }

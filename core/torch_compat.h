@@ -20,8 +20,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      const at::Tensor& key_mask, double scale);
 
 // x / sqrt(mean(x^2) + eps) * w over the last dimension, statistics and the
-// weight multiply in float32, rounded once to x's dtype (spec A.2).
+// weight multiply in float32, rounded once to x's dtype (spec A.2). An
+// undefined weight means no weight multiply.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// Whether this libtorch runs dense layers (matmul, norms) in `dtype` on devices
+// of `device`'s type: float32 and bf16 everywhere, fp16 on CUDA (and on the CPU
+// from 2.2; 1.13 has no CPU fp16 matmul).
+bool supports_compute_dtype(const at::Device& device, at::ScalarType dtype);
 
 // Human-readable libtorch version, e.g. "1.13.0".
 const char* torch_version();
