@@ -1,0 +1,69 @@
+#include "worker/dit_stage.h"
+
+#include "core/error.h"
+#include "core/tensor_source.h"
+
+namespace baton::worker {
+
+DitStage::DitStage(const models::NextDitConfig& config, const TensorSource& weights, DitStageRange range,
+                   const at::TensorOptions& options)
+    : config_(config), range_(range), options_(options) {
+  require(range.begin >= 0 && range.begin <= range.end && range.end <= config.n_layers,
+          "DiT stage: block range [" + std::to_string(range.begin) + ", " + std::to_string(range.end) +
+              ") is outside the model's " + std::to_string(config.n_layers) + " blocks");
+  if (range.embed) embed_.emplace(config, weights, options);
+  if (range.end > range.begin) blocks_.emplace(config, weights, range.begin, range.end, options);
+  if (range.head) head_.emplace(config, weights, options);
+}
+
+void DitStage::start_request(uint64_t request_id, const CaptionInput& cond, const CaptionInput& uncond) {
+  require(embed_.has_value(), "DiT stage: only the first stage encodes captions");
+  const int64_t width = config_.cap_feat_dim;
+  for (const auto* in : {&cond, &uncond}) {
+    require(in->features.dim() == 2 && in->features.size(1) == width && in->features.size(0) >= 1,
+            "DiT stage: caption features must be [Lc >= 1, " + std::to_string(width) + "], got " +
+                format_shape(in->features.sizes().vec()));
+    require(in->pooled.dim() == 1 && in->pooled.size(0) == config_.clip_text_dim,
+            "DiT stage: pooled text vector must be [" + std::to_string(config_.clip_text_dim) + "], got " +
+                format_shape(in->pooled.sizes().vec()));
+  }
+  // Right-pad both branches to one [2, L, width] batch with a mask: the embed
+  // piece drops the padding again (it packs real rows only).
+  const int64_t lc = cond.features.size(0), lu = uncond.features.size(0), L = std::max(lc, lu);
+  auto feats = at::zeros({2, L, width}, options_);
+  auto mask = at::zeros({2, L}, at::TensorOptions().dtype(at::kLong).device(options_.device()));
+  feats[0].narrow(0, 0, lc).copy_(cond.features);
+  feats[1].narrow(0, 0, lu).copy_(uncond.features);
+  mask[0].narrow(0, 0, lc).fill_(1);
+  mask[1].narrow(0, 0, lu).fill_(1);
+  RequestCaptions rc{embed_->encode_captions(feats, mask),
+                     at::stack({cond.pooled, uncond.pooled}).to(options_)};
+  captions_[request_id] = std::move(rc);
+}
+
+models::JointSequence DitStage::embed_step(uint64_t request_id, const at::Tensor& latent, double t,
+                                           bool with_uncond) const {
+  require(embed_.has_value(), "DiT stage: only the first stage starts a step");
+  auto it = captions_.find(request_id);
+  require(it != captions_.end(), "DiT stage: request " + std::to_string(request_id) + " was never started");
+  const int64_t batch = with_uncond ? 2 : 1;
+  auto x = latent.to(options_).expand({batch, latent.size(1), latent.size(2), latent.size(3)}).contiguous();
+  auto tt = at::full({batch}, t, at::TensorOptions().dtype(at::kFloat).device(options_.device()));
+  const auto& rc = it->second;
+  if (with_uncond) return embed_->forward(x, tt, rc.pooled, rc.tokens);
+  return embed_->forward(x, tt, rc.pooled.narrow(0, 0, 1), rc.tokens.select({0}));
+}
+
+models::JointSequence DitStage::run_blocks(const models::JointSequence& in) const {
+  if (!blocks_) return in;
+  return blocks_->forward(in);
+}
+
+at::Tensor DitStage::finish_step(const models::JointSequence& seq) const {
+  require(head_.has_value(), "DiT stage: only the last stage computes velocities");
+  return head_->forward(seq);
+}
+
+void DitStage::end_request(uint64_t request_id) { captions_.erase(request_id); }
+
+}  // namespace baton::worker

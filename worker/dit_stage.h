@@ -1,0 +1,72 @@
+#pragma once
+// A DiT stage of the pipeline (design.md, Flow of one request): a contiguous
+// range of the main blocks, plus the embed piece on the first stage and the
+// head on the last. It owns only its slice of the weights and keeps, per
+// request in flight, what the first stage computes once per request (the
+// encoded captions, spec A.11.2).
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "models/nextdit/dit_blocks.h"
+#include "models/nextdit/dit_embed.h"
+#include "models/nextdit/dit_head.h"
+#include "models/nextdit/nextdit_config.h"
+
+namespace baton::worker {
+
+// Which part of the DiT a stage holds.
+struct DitStageRange {
+  int64_t begin = 0;  // main blocks [begin, end)
+  int64_t end = 0;
+  bool embed = false;  // first stage: conditioning, captions, patchify, refiners
+  bool head = false;   // last stage: final layer, unpatchify
+};
+
+// One branch's caption input: Gemma features of the real tokens [Lc, cap_feat_dim]
+// and the pooled Jina vector [clip_text_dim].
+struct CaptionInput {
+  at::Tensor features;
+  at::Tensor pooled;
+};
+
+class DitStage {
+ public:
+  DitStage(const models::NextDitConfig& config, const TensorSource& weights, DitStageRange range,
+           const at::TensorOptions& options);
+
+  const DitStageRange& range() const { return range_; }
+  const at::TensorOptions& options() const { return options_; }
+
+  // First stage: encodes the request's captions once (cond, uncond).
+  void start_request(uint64_t request_id, const CaptionInput& cond, const CaptionInput& uncond);
+  // First stage: one step's joint sequence for latent [1, C, h, w] at data time
+  // t, with the unconditional branch batched behind the conditional one when
+  // `with_uncond`.
+  models::JointSequence embed_step(uint64_t request_id, const at::Tensor& latent, double t, bool with_uncond) const;
+  // Every stage: its blocks.
+  models::JointSequence run_blocks(const models::JointSequence& in) const;
+  // Last stage: the velocities [B, C, h, w] float32.
+  at::Tensor finish_step(const models::JointSequence& seq) const;
+  // First stage: forgets the request's captions.
+  void end_request(uint64_t request_id);
+  size_t requests_in_flight() const { return captions_.size(); }
+
+ private:
+  models::NextDitConfig config_;
+  DitStageRange range_;
+  at::TensorOptions options_;
+  std::optional<models::DitEmbed> embed_;
+  std::optional<models::DitBlocks> blocks_;
+  std::optional<models::DitHead> head_;
+  struct RequestCaptions {
+    models::CaptionTokens tokens;  // both branches, cond first
+    at::Tensor pooled;             // [2, clip_text_dim]
+  };
+  std::map<uint64_t, RequestCaptions> captions_;
+};
+
+}  // namespace baton::worker
