@@ -42,16 +42,21 @@ void DitStage::start_request(uint64_t request_id, const CaptionInput& cond, cons
 }
 
 models::JointSequence DitStage::embed_step(uint64_t request_id, const at::Tensor& latent, double t,
-                                           bool with_uncond) const {
+                                           const std::vector<int64_t>& branches) const {
   require(embed_.has_value(), "DiT stage: only the first stage starts a step");
   auto it = captions_.find(request_id);
   require(it != captions_.end(), "DiT stage: request " + std::to_string(request_id) + " was never started");
-  const int64_t batch = with_uncond ? 2 : 1;
+  require(!branches.empty() && branches.size() <= 2, "DiT stage: a step runs one or two branches");
+  for (auto b : branches) require(b == 0 || b == 1, "DiT stage: branch must be 0 (cond) or 1 (uncond)");
+  const int64_t batch = static_cast<int64_t>(branches.size());
+  require(latent.dim() == 4 && latent.size(0) == 1, "DiT stage: latent must be [1, C, h, w], got " +
+                                                        format_shape(latent.sizes().vec()));
   auto x = latent.to(options_).expand({batch, latent.size(1), latent.size(2), latent.size(3)}).contiguous();
   auto tt = at::full({batch}, t, at::TensorOptions().dtype(at::kFloat).device(options_.device()));
   const auto& rc = it->second;
-  if (with_uncond) return embed_->forward(x, tt, rc.pooled, rc.tokens);
-  return embed_->forward(x, tt, rc.pooled.narrow(0, 0, 1), rc.tokens.select({0}));
+  const auto index = at::tensor(std::vector<int64_t>(branches.begin(), branches.end()),
+                                at::TensorOptions().dtype(at::kLong).device(options_.device()));
+  return embed_->forward(x, tt, rc.pooled.index_select(0, index), rc.tokens.select(branches));
 }
 
 models::JointSequence DitStage::run_blocks(const models::JointSequence& in) const {

@@ -44,9 +44,10 @@ class DitStage {
   // First stage: encodes the request's captions once (cond, uncond).
   void start_request(uint64_t request_id, const CaptionInput& cond, const CaptionInput& uncond);
   // First stage: one step's joint sequence for latent [1, C, h, w] at data time
-  // t, with the unconditional branch batched behind the conditional one when
-  // `with_uncond`.
-  models::JointSequence embed_step(uint64_t request_id, const at::Tensor& latent, double t, bool with_uncond) const;
+  // t, for the given branches of the request (0 = cond, 1 = uncond), batched
+  // in that order.
+  models::JointSequence embed_step(uint64_t request_id, const at::Tensor& latent, double t,
+                                   const std::vector<int64_t>& branches) const;
   // Every stage: its blocks.
   models::JointSequence run_blocks(const models::JointSequence& in) const;
   // Last stage: the velocities [B, C, h, w] float32.

@@ -44,7 +44,8 @@ at::Tensor sample(std::vector<DitStage*> stages, const E2eFixture& f) {
   sampling::RequestSampler sampler(f.request());
   stages.front()->start_request(7, f.branch(0), f.branch(1));
   while (!sampler.done()) {
-    auto seq = stages.front()->embed_step(7, sampler.latent(), sampler.model_time(), sampler.with_uncond());
+    const auto branches = sampler.with_uncond() ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{0};
+    auto seq = stages.front()->embed_step(7, sampler.latent(), sampler.model_time(), branches);
     for (auto* s : stages) seq = s->run_blocks(seq);
     sampler.advance(stages.back()->finish_step(seq));
   }
@@ -79,7 +80,7 @@ TEST(DitStage, RefusesMisuse) {
   EXPECT_THROW(middle.start_request(1, f.branch(0), f.branch(1)), Error);
   EXPECT_THROW(DitStage(f.config, f.weights, {2, 9, false, false}, at::kFloat), Error);
   DitStage first(f.config, f.weights, {0, 1, true, false}, at::kFloat);
-  EXPECT_THROW(first.embed_step(99, at::zeros({1, 16, 8, 12}), 0.5, true), Error);
+  EXPECT_THROW(first.embed_step(99, at::zeros({1, 16, 8, 12}), 0.5, {0, 1}), Error);
   auto bad = f.branch(0);
   bad.features = at::zeros({3, 7});
   EXPECT_THROW(first.start_request(1, bad, f.branch(1)), Error);

@@ -1,0 +1,87 @@
+#pragma once
+// The stages one device (a thread, or a rank) runs, and how each stage answers
+// a message: the whole per-request protocol of stage_message.h lives here, so
+// one process with threads and many ranks with a transport behave the same
+// and make the same images.
+#include <functional>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "sampling/generation_request.h"
+#include "sampling/request_sampler.h"
+#include "worker/dit_stage.h"
+#include "worker/stage_message.h"
+
+namespace baton::worker {
+
+// The text stage as the pipeline sees it: a request's two branches encoded.
+class TextEncoding {
+ public:
+  virtual ~TextEncoding() = default;
+  // cond = prompt, uncond = negative prompt; features are the real rows only.
+  virtual std::pair<CaptionInput, CaptionInput> encode(const sampling::GenerationRequest& request) = 0;
+};
+
+// The VAE stage as the pipeline sees it: the final latent to PNG bytes.
+class ImageDecoding {
+ public:
+  virtual ~ImageDecoding() = default;
+  virtual std::vector<uint8_t> decode_png(const at::Tensor& latent, const sampling::GenerationRequest& request) = 0;
+};
+
+struct PipelineShape {
+  int64_t dit_stages = 1;
+  // Conditional and unconditional branches as separate microbatches (more in
+  // flight for deep pipelines) instead of batched together.
+  bool split_branches = false;
+};
+
+struct Outgoing {
+  StageAddress to;
+  StageMessage message;
+};
+
+class StageWorker {
+ public:
+  explicit StageWorker(PipelineShape shape);
+
+  void host_text(std::shared_ptr<TextEncoding> text);
+  void host_dit(int64_t index, std::shared_ptr<DitStage> stage);
+  void host_vae(std::shared_ptr<ImageDecoding> vae);
+  bool hosts(const StageAddress& address) const;
+  std::vector<StageAddress> addresses() const;
+
+  // Handles one message for the local stage at `to`. A failure of one request
+  // becomes a Failed message to the coordinator; the worker keeps serving.
+  std::vector<Outgoing> handle(const StageAddress& to, StageMessage message);
+
+ private:
+  std::vector<Outgoing> on_text(StageMessage& m);
+  std::vector<Outgoing> on_dit(int64_t index, StageMessage& m);
+  std::vector<Outgoing> on_vae(StageMessage& m);
+  // Embeds one step on the first stage and sends it on (or finishes it here).
+  std::vector<Outgoing> start_step(uint64_t request_id, int64_t step, const at::Tensor& latent, double t,
+                                   const std::vector<int64_t>& branches, const nlohmann::json& request);
+  // Runs `seq` through DiT stage `index`, then forwards or finishes the step.
+  std::vector<Outgoing> run_dit(int64_t index, uint64_t request_id, int64_t step, const std::vector<int64_t>& branches,
+                                const nlohmann::json& meta, const models::JointSequence& seq);
+  std::vector<Outgoing> finish_branches(uint64_t request_id, int64_t step, const std::vector<int64_t>& branches,
+                                        const nlohmann::json& meta, const at::Tensor& velocities);
+  void forget(uint64_t request_id);
+
+  PipelineShape shape_;
+  std::shared_ptr<TextEncoding> text_;
+  std::map<int64_t, std::shared_ptr<DitStage>> dits_;
+  std::shared_ptr<ImageDecoding> vae_;
+  // Last DiT stage: the sampler of each request in flight, and velocities of
+  // branches that arrived before their partner.
+  std::map<uint64_t, sampling::RequestSampler> samplers_;
+  std::map<std::pair<uint64_t, int64_t>, std::map<int64_t, at::Tensor>> pending_;
+};
+
+// The sampling request a message carries in meta["request"].
+sampling::GenerationRequest request_of(const StageMessage& message);
+
+}  // namespace baton::worker
