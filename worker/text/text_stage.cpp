@@ -4,6 +4,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/log.h"
 
 namespace baton::worker {
 
@@ -76,6 +77,10 @@ std::vector<EncodedPrompt> TextStage::encode(const std::string& system_prompt, c
   if (keys.empty()) return out;
 
   auto gemma_batch = gemma_tokenizer_.encode_batch(gemma_texts);
+  for (size_t m = 0; m < keys.size(); ++m)
+    if (gemma_batch.lengths[m] >= options_.gemma_max_length)
+      spdlog::warn("a prompt fills Gemma's limit of {} tokens (system prompt included); any further text is cut",
+                   options_.gemma_max_length);
   at::Tensor hidden = gemma_.front().embed(gemma_batch.input_ids);
   for (const auto& piece : gemma_)
     hidden = piece.run_layers(hidden.to(piece.device()), gemma_batch.attention_mask);

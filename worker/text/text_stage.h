@@ -56,7 +56,8 @@ class TextStage {
 
   // Encodes `prompts` (typically [cond, uncond]) with one system prompt. Cached
   // prompts are not recomputed; the others go through each encoder as one
-  // batch. One EncodedPrompt per prompt, in order.
+  // batch. One EncodedPrompt per prompt, in order; its tensors are shared
+  // with the cache, so treat them as read-only.
   std::vector<EncodedPrompt> encode(const std::string& system_prompt, const std::vector<PromptText>& prompts);
   EncodedPrompt encode(const std::string& system_prompt, const PromptText& prompt);
 
