@@ -5,6 +5,12 @@
 namespace baton::compat {
 namespace {
 
+// [B, Sk] or [B, Sq, Sk] -> broadcastable to [B, H, Sq, Sk].
+at::Tensor mask_for_heads(const at::Tensor& key_mask) {
+  if (key_mask.dim() == 3) return key_mask.unsqueeze(1);
+  return key_mask.view({key_mask.size(0), 1, 1, key_mask.size(1)});
+}
+
 // Repeats kv heads so they line up with query heads; only the fallback and the
 // 2.x paths without native GQA need it.
 at::Tensor expand_kv(const at::Tensor& kv, int64_t groups) {
@@ -21,7 +27,7 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   if (key_mask.defined()) {
     auto bias = at::zeros(key_mask.sizes(), scores.options())
                     .masked_fill(key_mask.logical_not(), -std::numeric_limits<float>::infinity());
-    scores = scores + bias.view({key_mask.size(0), 1, 1, key_mask.size(1)});
+    scores = scores + mask_for_heads(bias);
   }
   auto probs = at::softmax(scores, -1);
   // A query whose keys are all masked gives NaN; its output is don't-care, make it 0.
@@ -37,7 +43,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   if (q.is_cuda()) {
     std::optional<at::Tensor> mask;
     if (key_mask.defined())
-      mask = key_mask.view({key_mask.size(0), 1, 1, key_mask.size(1)});
+      mask = mask_for_heads(key_mask);
     const int64_t groups = q.size(1) / k.size(1);
 #if BATON_TORCH_AT_LEAST(2, 5)
     return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale, groups > 1);

@@ -13,7 +13,8 @@ namespace baton::compat {
 
 // softmax(q k^T * scale + mask) v for q [B, Hq, Sq, D], k/v [B, Hkv, Sk, D] with
 // Hq a multiple of Hkv (grouped-query attention: query head h reads kv head
-// h / (Hq / Hkv)). `key_mask` is a bool [B, Sk] (true = attend) or undefined.
+// h / (Hq / Hkv)). `key_mask` is a bool [B, Sk] (true = attend), a bool
+// [B, Sq, Sk] (a mask per query: causal, sliding window) or undefined.
 // On 2.x this is at::scaled_dot_product_attention (flash / memory-efficient
 // kernels on CUDA); on 1.13 an exact fallback that accumulates in float32.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -48,14 +48,31 @@ Gemma3Config Gemma3Config::from_json(const nlohmann::json& root, std::vector<std
   take(j, "rms_norm_eps", c.rms_norm_eps, defaulted);
   take(j, "query_pre_attn_scalar", c.query_pre_attn_scalar, defaulted);
   take(j, "sliding_window", c.sliding_window, defaulted);
-  take(j, "rope_theta", c.rope_theta, defaulted);
-  take(j, "rope_local_base_freq", c.rope_local_base_freq, defaulted);
   take(j, "pad_token_id", c.pad_token_id, defaulted);
   take(j, "bos_token_id", c.bos_token_id, defaulted);
-  if (j.contains("rope_scaling") && j["rope_scaling"].is_object() && j["rope_scaling"].contains("factor"))
-    c.rope_scaling_factor = j["rope_scaling"]["factor"].get<double>();
-  else if (defaulted)
-    defaulted->push_back("rope_scaling");
+  // The RoPE tables come as rope_theta/rope_scaling/rope_local_base_freq (transformers
+  // 4.x), as rope_parameters per layer type (5.x) or as rope_global/rope_local (golden files).
+  auto rope_block = [&](const char* key, const char* v5_key) -> const nlohmann::json* {
+    if (j.contains(key) && j[key].is_object()) return &j[key];
+    if (j.contains("rope_parameters") && j["rope_parameters"].is_object() && j["rope_parameters"].contains(v5_key) &&
+        j["rope_parameters"][v5_key].is_object())
+      return &j["rope_parameters"][v5_key];
+    return nullptr;
+  };
+  const nlohmann::json* rope_global = rope_block("rope_global", "full_attention");
+  const nlohmann::json* rope_local = rope_block("rope_local", "sliding_attention");
+  if (rope_global) {
+    take(*rope_global, "rope_theta", c.rope_theta, defaulted);
+    c.rope_scaling_factor = rope_global->value("factor", 1.0);
+  } else {
+    take(j, "rope_theta", c.rope_theta, defaulted);
+    if (j.contains("rope_scaling") && j["rope_scaling"].is_object() && j["rope_scaling"].contains("factor"))
+      c.rope_scaling_factor = j["rope_scaling"]["factor"].get<double>();
+    else if (defaulted)
+      defaulted->push_back("rope_scaling");
+  }
+  take(rope_local ? *rope_local : j, rope_local ? "rope_theta" : "rope_local_base_freq", c.rope_local_base_freq,
+       defaulted);
   if (j.contains("layer_types") && j["layer_types"].is_array()) {
     for (const auto& t : j["layer_types"]) c.global_layers.push_back(t.get<std::string>() == "full_attention");
   } else {

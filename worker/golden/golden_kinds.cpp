@@ -3,12 +3,16 @@
 namespace baton::worker {
 
 GoldenKind dit_golden_kind();  // dit_golden.cpp
+GoldenKind gemma3_golden_kind();
+GoldenKind jina_golden_kind();
 
 // One entry per network or pipeline piece; each lives beside this file
 // (dit_golden.cpp, gemma3_golden.cpp, ...).
 const std::vector<GoldenKind>& golden_kinds() {
   static const std::vector<GoldenKind> kinds = {
       dit_golden_kind(),
+      gemma3_golden_kind(),
+      jina_golden_kind(),
   };
   return kinds;
 }
