@@ -46,6 +46,7 @@ at::Tensor resnet(const at::Tensor& x, const Resnet& block, int64_t groups) {
   // estimate (vae_memory.cpp) counts on at most x and two activations alive.
   at::Tensor normed = group_norm(x, block.norm1, groups, /*silu=*/true);
   at::Tensor h = block.conv1(normed);
+  normed.reset();
   normed = group_norm(h, block.norm2, groups, /*silu=*/true);
   h.reset();
   h = block.conv2(normed);

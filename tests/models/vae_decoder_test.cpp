@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/tensor_metrics.h"
 #include "io/safetensors_file.h"
+#include "models/vae/vae_bfl_source.h"
 #include "models/vae/vae_decoder.h"
 #include "models/vae/vae_image.h"
 #include "models/vae/vae_memory.h"
@@ -117,6 +118,36 @@ TEST(VaeDecoder, WeightBytesMatchTheEstimate) {
   // Released decoder: 49.5 M parameters, counted from spec E.3 (the encoder is not loaded).
   const int64_t released = vae_decoder_weight_bytes(VaeConfig::released(), at::kFloat);
   EXPECT_EQ(released / 4, 49545475);
+}
+
+TEST(VaeDecoder, ReadsTheBflAutoencoderLayout) {
+  GoldenVae g;
+  // The golden decoder renamed to BFL's ae.safetensors names, attention weights as 1x1 convs.
+  TensorMap ae({}, "ae.safetensors");
+  TensorMap probe;
+  BflVaeDecoderSource names(probe, g.config);
+  for (const auto& n : g.weights.names()) {
+    auto t = g.weights.load(n, at::kFloat);
+    if (n.find(".to_") != std::string::npos && t.dim() == 2) t = t.view({t.size(0), t.size(1), 1, 1});
+    ae.insert(names.bfl_name(n), t);
+  }
+  ae.insert("encoder.conv_in.weight", at::zeros({1}));  // encoder tensors are ignored
+  EXPECT_EQ(names.bfl_name("up_blocks.0.resnets.2.conv2.weight"), "decoder.up.3.block.2.conv2.weight");
+  EXPECT_EQ(names.bfl_name("up_blocks.3.resnets.0.conv_shortcut.bias"), "decoder.up.0.block.0.nin_shortcut.bias");
+  EXPECT_EQ(names.bfl_name("up_blocks.1.upsamplers.0.conv.weight"), "decoder.up.2.upsample.conv.weight");
+  EXPECT_EQ(names.bfl_name("mid_block.attentions.0.to_out.0.weight"), "decoder.mid.attn_1.proj_out.weight");
+  EXPECT_EQ(names.bfl_name("mid_block.attentions.0.group_norm.bias"), "decoder.mid.attn_1.norm.bias");
+  EXPECT_EQ(names.bfl_name("mid_block.resnets.1.norm2.weight"), "decoder.mid.block_2.norm2.weight");
+  EXPECT_EQ(names.bfl_name("conv_norm_out.weight"), "decoder.norm_out.weight");
+  EXPECT_EQ(names.bfl_name("encoder.conv_in.weight"), "");
+
+  ASSERT_TRUE(BflVaeDecoderSource::recognises(ae));
+  EXPECT_FALSE(BflVaeDecoderSource::recognises(g.weights));
+  BflVaeDecoderSource bfl(ae, g.config);
+  EXPECT_EQ(bfl.shape("mid_block.attentions.0.to_q.weight"), (std::vector<int64_t>{64, 64}));
+  EXPECT_EQ(bfl.names().size(), vae_decoder_tensor_shapes(g.config).size());
+  VaeDecoder decoder(g.config, bfl, at::kFloat);
+  EXPECT_LT(relative_l2_error(decoder.decode_latent(g.latent), g.expected), 1e-4);
 }
 
 TEST(VaeImage, ConvertsToUnitRangeAndRoundedRgb8) {
