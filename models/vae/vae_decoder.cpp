@@ -71,7 +71,7 @@ void check_vae_input(const at::Tensor& z, const VaeConfig& config, const char* w
           std::string(what) + " has " + std::to_string(z.size(1)) + " channels (shape " + shape +
               "); the VAE config expects " + std::to_string(config.latent_channels) + ", " + expected,
           "is it a latent of another VAE? (SD 1.x/SDXL latents have 4 channels, FLUX latents 16)");
-  require(at::isFloatingType(z.scalar_type()),
+  require(c10::isFloatingType(z.scalar_type()),
           std::string(what) + " has dtype " + std::string(c10::toString(z.scalar_type())) +
               "; expected a floating-point tensor");
 }

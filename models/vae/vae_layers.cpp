@@ -30,11 +30,14 @@ at::Tensor group_norm(const at::Tensor& x, const Norm& norm, int64_t groups, boo
   for (int64_t g0 = 0; g0 < groups; g0 += step) {
     const int64_t ng = std::min(step, groups - g0);
     auto xf = xg.narrow(1, g0, ng).to(at::kFloat).contiguous();  // [B, ng, per_group * H * W]
-    auto stats = at::var_mean(xf, {2}, /*unbiased=*/false, /*keepdim=*/true);
-    xf.sub_(std::get<1>(stats)).mul_(at::rsqrt(std::get<0>(stats).add_(kGroupNormEps)));
-    auto per_channel = xf.view({batch, ng * per_group, -1});
-    per_channel.mul_(norm.weight.narrow(0, g0 * per_group, ng * per_group).view({1, -1, 1}))
-        .add_(norm.bias.narrow(0, g0 * per_group, ng * per_group).view({1, -1, 1}));
+    const int64_t reduce_dim[] = {2};
+    auto stats = at::var_mean(xf, at::IntArrayRef(reduce_dim), /*unbiased=*/false, /*keepdim=*/true);
+    // y = x * a + b per channel, a = rstd * weight, b = bias - mean * a (two passes over the slice).
+    const auto& mean = std::get<1>(stats);
+    auto a = at::rsqrt(std::get<0>(stats).add_(kGroupNormEps)) *
+             norm.weight.narrow(0, g0 * per_group, ng * per_group).view({1, ng, per_group});  // [B, ng, pg]
+    auto b = norm.bias.narrow(0, g0 * per_group, ng * per_group).view({1, ng, per_group}) - mean * a;
+    xf.view({batch, ng, per_group, -1}).mul_(a.unsqueeze(-1)).add_(b.unsqueeze(-1));
     if (silu) at::silu_(xf);
     og.narrow(1, g0, ng).copy_(xf);
   }

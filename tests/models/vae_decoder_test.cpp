@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -8,6 +9,7 @@
 #include "models/vae/vae_bfl_source.h"
 #include "models/vae/vae_decoder.h"
 #include "models/vae/vae_image.h"
+#include "models/vae/vae_layers.h"
 #include "models/vae/vae_memory.h"
 #include "tests/support/temp_dir.h"
 #include "worker/golden/golden_check.h"
@@ -148,6 +150,23 @@ TEST(VaeDecoder, ReadsTheBflAutoencoderLayout) {
   EXPECT_EQ(bfl.names().size(), vae_decoder_tensor_shapes(g.config).size());
   VaeDecoder decoder(g.config, bfl, at::kFloat);
   EXPECT_LT(relative_l2_error(decoder.decode_latent(g.latent), g.expected), 1e-4);
+}
+
+// Below float32, GroupNorm's statistics and normalisation are float32: on a
+// bf16 input with a large offset (where bf16 arithmetic would lose the
+// variance) it equals float32 GroupNorm of the same values, rounded once.
+TEST(VaeLayers, Bfloat16GroupNormMatchesFloat32OnTheSameValues) {
+  auto x = (at::randn({2, 64, 5, 7}) + 300.0).to(at::kBFloat16);
+  vae::Norm norm{at::randn({64}) * 0.1 + 1.0, at::randn({64}) * 0.1};
+  for (bool silu : {false, true}) {
+    auto expected = at::group_norm(x.to(at::kFloat), 32, norm.weight, norm.bias, vae::kGroupNormEps);
+    if (silu) expected = at::silu(expected);
+    auto y = vae::group_norm(x, norm, 32, silu);
+    ASSERT_EQ(y.scalar_type(), at::kBFloat16);
+    // One bf16 rounding of values of size ~3: at most 2^-8 relative.
+    EXPECT_LT(max_abs_error(y.to(at::kFloat), expected), 4.0 * std::pow(2.0, -8)) << silu;
+    EXPECT_LT(relative_l2_error(y.to(at::kFloat), expected), 3e-3) << silu;
+  }
 }
 
 TEST(VaeImage, ConvertsToUnitRangeAndRoundedRgb8) {
