@@ -5,6 +5,7 @@ namespace baton::worker {
 GoldenKind dit_golden_kind();  // dit_golden.cpp
 GoldenKind gemma3_golden_kind();
 GoldenKind jina_golden_kind();
+GoldenKind vae_golden_kind();  // vae_golden.cpp
 
 // One entry per network or pipeline piece; each lives beside this file
 // (dit_golden.cpp, gemma3_golden.cpp, ...).
@@ -13,6 +14,7 @@ const std::vector<GoldenKind>& golden_kinds() {
       dit_golden_kind(),
       gemma3_golden_kind(),
       jina_golden_kind(),
+      vae_golden_kind(),
   };
   return kinds;
 }
