@@ -87,8 +87,8 @@ void run_case(const VaeDecoder& decoder, const Settings& s, Case& c) {
   const auto z = at::empty({1, decoder.config().latent_channels, latent, latent}, at::kFloat).normal_(0, 1, gen).to(device);
   c.tiles = int64_t(baton::models::vae_tile_starts(latent, c.tiling.tile_h, c.tiling.overlap).size() *
                     baton::models::vae_tile_starts(latent, c.tiling.tile_w, c.tiling.overlap).size());
-  c.estimate = decoder.weight_bytes() + baton::models::vae_tiled_decode_peak_bytes(decoder.config(), latent, latent,
-                                                                                   decoder.dtype(), c.tiling);
+  c.estimate = decoder.weight_bytes() + baton::models::vae_tiled_decode_peak_bytes(
+                                             decoder.config(), latent, latent, decoder.dtype(), c.tiling, 1, device.type());
   try {
     for (int i = 0; i < s.warmup + s.iters; ++i) {
       if (i == s.warmup) baton::reset_peak_memory(device);
@@ -144,7 +144,8 @@ int run(const Settings& s) {
     try {
       c.tiling = s.tile > 0 ? VaeTiling::square(s.tile)
                             : s.tiny ? VaeTiling::square(std::max<int64_t>(latent / 2, 4))
-                                     : baton::models::choose_vae_tile(config, latent, latent, dtype, budget);
+                                     : baton::models::choose_vae_tile(config, latent, latent, dtype, budget, 1,
+                                                                      device.type());
       run_case(decoder, s, c);
     } catch (const baton::Error& e) {
       c.error = e.what();
