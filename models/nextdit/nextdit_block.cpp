@@ -109,8 +109,8 @@ at::Tensor NextDitBlock::attention(const at::Tensor& h, const TokenLayout& layou
   const int64_t rows = h.size(0);
   auto qk = at::linear(h, w_qk_).view({rows, heads_ + kv_heads_, head_dim_});
   auto v = at::linear(h, w_v_).view({rows, kv_heads_, head_dim_});
-  // q/k RMSNorm (statistics in float32), then RoPE in float32 (A.8), one pass
-  // over q and k together; cast back to the activation dtype once.
+  // q/k RMSNorm (statistics in float32) and RoPE in float32 (A.8) on q and k
+  // together, then one cast each back to the activation dtype.
   at::Tensor qkf = qk_norm_.defined() ? compat::rms_norm(qk, at::Tensor(), eps_) * qk_norm_ : qk.to(at::kFloat);
   apply_rope_(qkf, rope);
   auto q = qkf.narrow(1, 0, heads_).to(dtype_);
