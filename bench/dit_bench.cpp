@@ -15,6 +15,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -46,6 +47,7 @@ struct Options {
   bool tiny = false;
   int64_t layers = -1;
   bool json = false;
+  bool attention = false;
   std::vector<std::string> sdpa{"auto"};
   uint64_t seed = 1234;
 };
@@ -83,16 +85,17 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+// "auto" enables every SDPA kernel family (libtorch picks); a name enables only that one.
 void select_sdpa(const std::string& which) {
-  if (which == "auto") return;
 #if BATON_TORCH_AT_LEAST(2, 5)
+  const bool all = which == "auto";
   auto& ctx = at::globalContext();
-  ctx.setSDPUseFlash(which == "flash");
-  ctx.setSDPUseMemEfficient(which == "efficient");
-  ctx.setSDPUseCuDNN(which == "cudnn");
-  ctx.setSDPUseMath(which == "math");
+  ctx.setSDPUseFlash(all || which == "flash");
+  ctx.setSDPUseMemEfficient(all || which == "efficient");
+  ctx.setSDPUseCuDNN(all || which == "cudnn");
+  ctx.setSDPUseMath(all || which == "math");
 #else
-  throw baton::UsageError("--sdpa " + which + " needs libtorch 2.5 or newer");
+  if (which != "auto") throw baton::UsageError("--sdpa " + which + " needs libtorch 2.5 or newer");
 #endif
 }
 
@@ -111,6 +114,58 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
+// One attention call of the main blocks at 1024x1024 (the 128-token caption
+// sample) with each SDPA kernel family, K/V given per kv head (native GQA) or
+// repeated to every query head: which is fastest decides compat::attention.
+nlohmann::json attention_sweep(const Options& o, const at::Device& device, at::ScalarType dtype,
+                               const NextDitConfig& c) {
+  nlohmann::json rows = nlohmann::json::array();
+#if BATON_TORCH_AT_LEAST(2, 5)
+  const int64_t length = o.captions[0] + (1024 / 16) * (1024 / 16), hd = c.head_dim();
+  const int64_t groups = c.n_heads / c.n_kv_heads;
+  const auto opts = at::TensorOptions().device(device).dtype(dtype);
+  // [1, heads, L, hd] views of [1, L, heads, hd] memory, as the model passes them.
+  const auto q = at::randn({1, length, c.n_heads, hd}, opts).transpose(1, 2);
+  const auto k = at::randn({1, length, c.n_kv_heads, hd}, opts).transpose(1, 2);
+  const auto v = at::randn({1, length, c.n_kv_heads, hd}, opts).transpose(1, 2);
+  const auto k_rep = k.transpose(1, 2).repeat_interleave(groups, 2).transpose(1, 2);
+  const auto v_rep = v.transpose(1, 2).repeat_interleave(groups, 2).transpose(1, 2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const double flops = 4.0 * length * length * c.n_heads * hd;
+  if (!o.json) std::printf("%-10s %-9s %10s %9s   (one call, L = %lld, %lld/%lld heads)\n", "sdpa", "kv", "ms",
+                           "TFLOP/s", static_cast<long long>(length), static_cast<long long>(c.n_heads),
+                           static_cast<long long>(c.n_kv_heads));
+  for (const auto& backend : o.sdpa) {
+    select_sdpa(backend);
+    for (const bool native : {true, false}) {
+      const auto& kk = native ? k : k_rep;
+      const auto& vv = native ? v : v_rep;
+      auto call = [&] { return at::scaled_dot_product_attention(q, kk, vv, {}, 0.0, false, scale, native); };
+      nlohmann::json row = {{"sdpa", backend}, {"kv", native ? "gqa" : "repeated"}};
+      try {
+        for (int i = 0; i < std::max(1, o.warmup); ++i) call();
+        std::vector<double> ms;
+        for (int i = 0; i < o.iters; ++i) ms.push_back(time_ms(device, call));
+        row["median_ms"] = median(ms);
+        row["tflops_per_s"] = flops / 1e12 / (median(ms) / 1e3);
+      } catch (const c10::Error&) {
+        row["median_ms"] = nullptr;  // no kernel of this family takes these inputs
+      }
+      if (!o.json)
+        std::printf("%-10s %-9s %10s %9s\n", backend.c_str(), native ? "gqa" : "repeated",
+                    row["median_ms"].is_null() ? "n/a" : fixed(row["median_ms"].get<double>(), 3).c_str(),
+                    row["median_ms"].is_null() ? "" : fixed(row["tflops_per_s"].get<double>(), 1).c_str());
+      rows.push_back(row);
+    }
+  }
+  select_sdpa("auto");
+#else
+  (void)o, (void)device, (void)dtype, (void)c;
+  throw baton::UsageError("--attention needs libtorch 2.5 or newer (scaled_dot_product_attention with enable_gqa)");
+#endif
+  return rows;
+}
+
 int run(const Options& o) {
   const at::Device device(o.device == "auto" ? (baton::cuda_device_count() > 0 ? "cuda:0" : "cpu") : o.device);
   const auto dtype = baton::parse_dtype(o.dtype == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : o.dtype);
@@ -123,6 +178,16 @@ int run(const Options& o) {
                  "--captions needs two lengths (cond, uncond), e.g. 128,8");
   baton::require(o.iters >= 1 && o.warmup >= 0, "--iters must be >= 1 and --warmup >= 0");
 
+  if (o.attention) {
+    auto rows = attention_sweep(o, device, dtype, config);
+    if (o.json)
+      std::cout << nlohmann::json{{"benchmark", "nextdit_attention"}, {"device", device.str()},
+                                  {"dtype", baton::dtype_name(dtype)}, {"libtorch", baton::compat::torch_version()},
+                                  {"results", rows}}
+                       .dump(2)
+                << "\n";
+    return 0;
+  }
   const auto options = at::TensorOptions().device(device).dtype(dtype);
   const auto shapes = baton::models::nextdit_tensor_shapes(config);
   int64_t weight_bytes = 0;
@@ -249,6 +314,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "flash", "efficient", "cudnn", "math"}));
   app.add_option("--seed", o.seed, "weights and inputs seed");
   app.add_flag("--json", o.json, "print JSON instead of the table");
+  app.add_flag("--attention", o.attention,
+               "time only the attention call of a main block at 1024x1024 per SDPA family, with native GQA and "
+               "with K/V repeated (libtorch 2.5+; loads no weights)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,6 +16,8 @@ echo "== dit_a golden on cuda:0, fp32 (tolerance 1e-4)"
 "$build/cli/baton" verify --device cuda:0 --dtype fp32 "$golden" || status=1
 echo "== dit_a golden on cuda:0, bf16 (2e-2; guided outputs x sqrt(s^2+(1-s)^2))"
 "$build/cli/baton" verify --device cuda:0 --dtype bf16 "$golden" || status=1
+echo "== attention alone (1024x1024, 128-token caption): SDPA families, native GQA vs repeated K/V"
+"$build/bench/baton_dit_bench" --device cuda:0 --dtype bf16 --attention --sdpa auto,flash,cudnn,efficient || status=1
 echo "== released size, bf16, random weights (PyTorch eager on an H200: 193.8 ms at 1024, 69.2 ms at 512)"
 "$build/bench/baton_dit_bench" --device cuda:0 --dtype bf16 --size 1024 --size 512 \
   --sdpa auto,flash,cudnn,efficient "$@" || status=1
