@@ -166,6 +166,72 @@ nlohmann::json attention_sweep(const Options& o, const at::Device& device, at::S
   return rows;
 }
 
+struct StepInputs {
+  at::Tensor cap_feats, cap_mask, clip, t_pair;
+};
+
+// The guided call at one image size: caption path timed apart (once per
+// request), then warm-up, then the timed calls with the peak memory of those.
+nlohmann::json measure_step(const Options& o, const baton::models::NextDit& dit, const NextDitConfig& config,
+                            const at::Device& device, int64_t size, at::Generator& gen, const StepInputs& in) {
+  baton::require(size % (8 * config.patch_size) == 0 && size > 0,
+                 "--size " + std::to_string(size) + " is not a positive multiple of " +
+                     std::to_string(8 * config.patch_size));
+  const int64_t hl = size / 8;
+  const int64_t image_tokens = (hl / config.patch_size) * (hl / config.patch_size);
+  const auto latent = at::randn({1, config.in_channels, hl, hl}, gen).to(device).expand({2, -1, -1, -1});
+  const double t = 0.5;
+  const baton::sampling::GuidanceParams guidance{4.5, 1.0, 0.0};
+
+  baton::models::CaptionTokens captions;
+  std::vector<double> caption_ms;
+  for (int i = 0; i < std::max(1, o.warmup) + o.iters; ++i) {
+    const double ms = time_ms(device, [&] { captions = dit.embed().encode_captions(in.cap_feats, in.cap_mask); });
+    if (i >= std::max(1, o.warmup)) caption_ms.push_back(ms);
+  }
+  auto step = [&] {
+    return baton::sampling::guided_velocity(t, guidance, [&](bool with_uncond) {
+      baton::require(with_uncond, "the benchmark guides every call");
+      return dit.forward(latent, in.t_pair, in.clip, captions);
+    });
+  };
+  for (int i = 0; i < o.warmup; ++i) step();
+  baton::synchronize_device(device);
+  baton::reset_peak_memory(device);
+  std::vector<double> ms;
+  for (int i = 0; i < o.iters; ++i) ms.push_back(time_ms(device, step));
+  const double flops = step_flops(config, {o.captions[0], o.captions[1]}, image_tokens);
+  const double med = median(ms);
+  return {{"size", size},
+          {"image_tokens", image_tokens},
+          {"tokens_per_sample", {o.captions[0] + image_tokens, o.captions[1] + image_tokens}},
+          {"median_ms", med},
+          {"min_ms", *std::min_element(ms.begin(), ms.end())},
+          {"max_ms", *std::max_element(ms.begin(), ms.end())},
+          {"tflop", flops / 1e12},
+          {"tflops_per_s", flops / 1e12 / (med / 1e3)},
+          {"peak_allocated_bytes", baton::peak_allocated_bytes(device)},
+          {"peak_reserved_bytes", baton::peak_reserved_bytes(device)},
+          {"caption_median_ms", median(caption_ms)}};
+}
+
+void print_row(const nlohmann::json& row) {
+  const int64_t size = row["size"].get<int64_t>();
+  const std::string label = std::to_string(size) + "x" + std::to_string(size);
+  if (row.contains("error")) {
+    std::printf("%-10s %-11s n/a: %s\n", row["sdpa"].get<std::string>().c_str(), label.c_str(),
+                row["error"].get<std::string>().c_str());
+    return;
+  }
+  auto num = [&](const char* key, int digits) { return fixed(row[key].get<double>(), digits); };
+  std::printf("%-10s %-11s %8lld %10s %8s %8s %8s %9s %9s %10s\n", row["sdpa"].get<std::string>().c_str(),
+              label.c_str(), static_cast<long long>(row["tokens_per_sample"][0].get<int64_t>()),
+              num("median_ms", 2).c_str(), num("min_ms", 2).c_str(), num("max_ms", 2).c_str(), num("tflop", 2).c_str(),
+              num("tflops_per_s", 1).c_str(),
+              fixed(row["peak_allocated_bytes"].get<int64_t>() / 1073741824.0, 2).c_str(),
+              num("caption_median_ms", 2).c_str());
+}
+
 int run(const Options& o) {
   const at::Device device(o.device == "auto" ? (baton::cuda_device_count() > 0 ? "cuda:0" : "cpu") : o.device);
   const auto dtype = baton::parse_dtype(o.dtype == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : o.dtype);
@@ -211,9 +277,7 @@ int run(const Options& o) {
   cap_mask[0].narrow(0, 0, o.captions[0]).fill_(1);
   cap_mask[1].narrow(0, 0, o.captions[1]).fill_(1);
   const auto clip = at::randn({2, config.clip_text_dim}, gen).to(options);
-  const double t = 0.5;
-  const auto t_pair = at::full({2}, t, at::TensorOptions().device(device).dtype(at::kFloat));
-  const baton::sampling::GuidanceParams guidance{4.5, 1.0, 0.0};
+  const auto t_pair = at::full({2}, 0.5, at::TensorOptions().device(device).dtype(at::kFloat));
 
   nlohmann::json results = nlohmann::json::array();
   if (!o.json) {
@@ -226,56 +290,22 @@ int run(const Options& o) {
     std::printf("%-10s %-11s %8s %10s %8s %8s %8s %9s %9s %10s\n", "sdpa", "size", "tokens", "median_ms", "min_ms",
                 "max_ms", "TFLOP", "TFLOP/s", "peak_GiB", "caption_ms");
   }
+  const StepInputs inputs{cap_feats, cap_mask, clip, t_pair};
   for (const auto& backend : o.sdpa) {
-  select_sdpa(backend);
-  for (const auto size : sizes) {
-    baton::require(size % (8 * config.patch_size) == 0 && size > 0,
-                   "--size " + std::to_string(size) + " is not a positive multiple of " +
-                       std::to_string(8 * config.patch_size));
-    const int64_t hl = size / 8;
-    const int64_t image_tokens = (hl / config.patch_size) * (hl / config.patch_size);
-    const auto latent = at::randn({1, config.in_channels, hl, hl}, gen).to(device).expand({2, -1, -1, -1});
-
-    baton::models::CaptionTokens captions;
-    std::vector<double> caption_ms;
-    for (int i = 0; i < std::max(1, o.warmup) + o.iters; ++i) {
-      const double ms = time_ms(device, [&] { captions = dit.embed().encode_captions(cap_feats, cap_mask); });
-      if (i >= std::max(1, o.warmup)) caption_ms.push_back(ms);
+    select_sdpa(backend);
+    for (const auto size : sizes) {
+      nlohmann::json row;
+      try {
+        row = measure_step(o, dit, config, device, size, gen, inputs);
+      } catch (const c10::Error& e) {
+        // A kernel family forced with --sdpa may not take these inputs.
+        const std::string what = e.what_without_backtrace();
+        row = {{"size", size}, {"error", what.substr(0, what.find('\n'))}};
+      }
+      row["sdpa"] = backend;
+      if (!o.json) print_row(row);
+      results.push_back(row);
     }
-    auto step = [&] {
-      return baton::sampling::guided_velocity(t, guidance, [&](bool with_uncond) {
-        baton::require(with_uncond, "the benchmark guides every call");
-        return dit.forward(latent, t_pair, clip, captions);
-      });
-    };
-    for (int i = 0; i < o.warmup; ++i) step();
-    baton::synchronize_device(device);
-    baton::reset_peak_memory(device);
-    std::vector<double> ms;
-    for (int i = 0; i < o.iters; ++i) ms.push_back(time_ms(device, step));
-    const double peak_gib = baton::peak_allocated_bytes(device) / 1073741824.0;
-    const double flops = step_flops(config, {o.captions[0], o.captions[1]}, image_tokens);
-    const double med = median(ms);
-    const double lo = *std::min_element(ms.begin(), ms.end()), hi = *std::max_element(ms.begin(), ms.end());
-    results.push_back({{"sdpa", backend},
-                       {"size", size},
-                       {"image_tokens", image_tokens},
-                       {"tokens_per_sample", {o.captions[0] + image_tokens, o.captions[1] + image_tokens}},
-                       {"median_ms", med},
-                       {"min_ms", lo},
-                       {"max_ms", hi},
-                       {"tflop", flops / 1e12},
-                       {"tflops_per_s", flops / 1e12 / (med / 1e3)},
-                       {"peak_allocated_bytes", baton::peak_allocated_bytes(device)},
-                       {"peak_reserved_bytes", baton::peak_reserved_bytes(device)},
-                       {"caption_median_ms", median(caption_ms)}});
-    if (!o.json)
-      std::printf("%-10s %-11s %8lld %10s %8s %8s %8s %9s %9s %10s\n", backend.c_str(),
-                  (std::to_string(size) + "x" + std::to_string(size)).c_str(),
-                  static_cast<long long>(o.captions[0] + image_tokens), fixed(med, 2).c_str(), fixed(lo, 2).c_str(),
-                  fixed(hi, 2).c_str(), fixed(flops / 1e12, 2).c_str(), fixed(flops / 1e12 / (med / 1e3), 1).c_str(),
-                  fixed(peak_gib, 2).c_str(), fixed(median(caption_ms), 2).c_str());
-  }
   }
   if (o.json) {
     nlohmann::json out = {{"benchmark", "nextdit_guided_call"},
