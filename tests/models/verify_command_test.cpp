@@ -33,6 +33,16 @@ TEST(VerifyCommand, DitGoldenPassesAndPrintsEveryOutput) {
   EXPECT_EQ(r.output.find("FAIL"), std::string::npos) << r.output;
 }
 
+TEST(VerifyCommand, Bf16RunsWithTheLowPrecisionTolerance) {
+  auto r = run_command(baton_command() + " verify --dtype bf16 " + test_data("dit_a.safetensors"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("out.velocity  rel_l2 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tol 2.000e-02  ok"), std::string::npos) << r.output;
+  // cfg_a guides with scale 5: tolerance 2e-2 * sqrt(25 + 16).
+  EXPECT_NE(r.output.find("cfg_a.out  rel_l2 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tol 1.281e-01"), std::string::npos) << r.output;
+}
+
 TEST(VerifyCommand, BadOrUnknownFilesFailWithClearErrors) {
   TempDir dir;
   const auto garbage = dir.file("garbage.safetensors");
