@@ -56,7 +56,8 @@ Command add_verify_command(CLI::App& root) {
       ->required();
   app->add_option("--device", options->device, "cpu or cuda:N (default cpu)");
   app->add_option("--dtype", options->dtype,
-                  "fp32, bf16 or fp16 (default fp32); tolerance 1e-4 in fp32, 2e-2 otherwise");
+                  "fp32, bf16 or fp16 (default fp32); tolerance 1e-4 in fp32, 2e-2 otherwise (guided outputs: "
+                  "times the guidance's error amplification sqrt(s^2 + (1-s)^2))");
   return {app, [options] {
             worker::GoldenCheckOptions check;
             check.dtype = parse_dtype(options->dtype);
@@ -75,6 +76,9 @@ Command add_verify_command(CLI::App& root) {
               } catch (const Error& e) {
                 std::cerr << "baton: error: " << e.what() << "\n";
                 if (!e.hint().empty()) std::cerr << "  hint: " << e.hint() << "\n";
+                all_ok = false;
+              } catch (const c10::Error& e) {
+                std::cerr << "baton: error: " << file << ": libtorch: " << e.what_without_backtrace() << "\n";
                 all_ok = false;
               }
             }

@@ -72,7 +72,6 @@ NextDitBlock::NextDitBlock(const NextDitConfig& config, const TensorSource& weig
     : heads_(config.n_heads),
       kv_heads_(config.n_kv_heads),
       head_dim_(config.head_dim()),
-      ffn_hidden_(config.ffn_hidden()),
       eps_(config.norm_eps),
       modulated_(modulated),
       dtype_(options.dtype().toScalarType()) {
@@ -92,7 +91,8 @@ NextDitBlock::NextDitBlock(const NextDitConfig& config, const TensorSource& weig
     auto kn = load("attention.k_norm.weight").to(at::kFloat);
     qk_norm_ = at::cat({qn.expand({heads_, head_dim_}), kn.expand({kv_heads_, head_dim_})}, 0);
   }
-  w13_ = at::cat({load("feed_forward.w1.weight"), load("feed_forward.w3.weight")}, 0);
+  w1_ = load("feed_forward.w1.weight");
+  w3_ = load("feed_forward.w3.weight");
   w2_ = load("feed_forward.w2.weight");
   auto norms = at::stack({at::stack({load("attention_norm1.weight"), load("attention_norm2.weight")}),
                           at::stack({load("ffn_norm1.weight"), load("ffn_norm2.weight")})});
@@ -109,8 +109,8 @@ at::Tensor NextDitBlock::attention(const at::Tensor& h, const TokenLayout& layou
   const int64_t rows = h.size(0);
   auto qk = at::linear(h, w_qk_).view({rows, heads_ + kv_heads_, head_dim_});
   auto v = at::linear(h, w_v_).view({rows, kv_heads_, head_dim_});
-  // q/k RMSNorm (statistics in float32), then RoPE in float32 (A.8), one pass
-  // over q and k together; cast back to the activation dtype once.
+  // q/k RMSNorm (statistics in float32) and RoPE in float32 (A.8) on q and k
+  // together, then one cast each back to the activation dtype.
   at::Tensor qkf = qk_norm_.defined() ? compat::rms_norm(qk, at::Tensor(), eps_) * qk_norm_ : qk.to(at::kFloat);
   apply_rope_(qkf, rope);
   auto q = qkf.narrow(1, 0, heads_).to(dtype_);
@@ -119,8 +119,11 @@ at::Tensor NextDitBlock::attention(const at::Tensor& h, const TokenLayout& layou
 }
 
 at::Tensor NextDitBlock::feed_forward(const at::Tensor& h) const {
-  auto g = at::linear(h, w13_);
-  auto y = at::silu(g.narrow(1, 0, ffn_hidden_)).mul_(g.narrow(1, ffn_hidden_, ffn_hidden_));
+  // Two GEMMs with contiguous outputs, so SiLU and the product run in place
+  // on contiguous memory (vectorised elementwise kernels).
+  auto y = at::linear(h, w1_);
+  at::silu_(y);
+  y.mul_(at::linear(h, w3_));
   return at::linear(y, w2_);
 }
 

@@ -31,7 +31,7 @@ class NextDitBlock {
   at::Tensor attention(const at::Tensor& h, const TokenLayout& layout, const at::Tensor& rope) const;
   at::Tensor feed_forward(const at::Tensor& h) const;
 
-  int64_t heads_, kv_heads_, head_dim_, ffn_hidden_;
+  int64_t heads_, kv_heads_, head_dim_;
   double eps_;
   bool modulated_;
   at::ScalarType dtype_;
@@ -39,7 +39,7 @@ class NextDitBlock {
   at::Tensor w_v_;           // rows for v: [Hkv * hd, D]
   at::Tensor w_out_;         // [D, D]
   at::Tensor qk_norm_;       // float32 [H + Hkv, hd]: q_norm for the q heads, k_norm for the k heads
-  at::Tensor w13_;           // w1 and w3 stacked: [2F, D], one GEMM for both FFN branches
+  at::Tensor w1_, w3_;       // [F, D]: gate (SiLU) and linear branch
   at::Tensor w2_;            // [D, F]
   at::Tensor norms_;         // unmodulated: [2, 2, D] (attn, ffn) x (pre, post) in the activation dtype
   at::Tensor norms_f32_;     // modulated: the same in float32, combined with scale/gate per call
