@@ -2,9 +2,13 @@
 
 namespace baton::cli {
 
+Command add_inspect_command(CLI::App& root);
+Command add_make_tiny_model_command(CLI::App& root);
+
 std::vector<Command> register_commands(CLI::App& root) {
   std::vector<Command> commands;
-  (void)root;
+  commands.push_back(add_inspect_command(root));
+  commands.push_back(add_make_tiny_model_command(root));
   return commands;
 }
 
