@@ -115,7 +115,9 @@ ComponentReport inspect_component(const ModelFolder& folder, Component c) {
     else r.tokenizer = fs::relative(r.tokenizer, folder.path()).string();
   }
   try {
+    r.files = {fs::relative(folder.weights_path(c), folder.path()).string()};
     const auto w = folder.weights(c);
+    r.files.clear();
     for (const auto& f : w->checkpoint().files()) r.files.push_back(fs::relative(f, folder.path()).string());
     r.naming = w->naming().describe();
     for (const auto& name : w->checkpoint().names()) {
@@ -158,7 +160,14 @@ std::string with_commas(uint64_t n) {
 std::string config_line(const nlohmann::json& config) {
   std::string out;
   for (auto it = config.begin(); it != config.end(); ++it) {
-    if (it.key() == "layer_types" || it.key() == "_class_name" || it.key() == "model_type") continue;
+    if (it.key() == "_class_name" || it.key() == "model_type") continue;
+    if (it.key() == "layer_types") {  // Gemma: name the global layers, the rest slide
+      std::string global;
+      for (size_t i = 0; i < it->size(); ++i)
+        if ((*it)[i] == "full_attention") global += (global.empty() ? "" : ",") + std::to_string(i);
+      out += (out.empty() ? "" : ", ") + std::string("global layers [") + global + "]";
+      continue;
+    }
     out += (out.empty() ? "" : ", ") + it.key() + " " + (it->is_string() ? it->get<std::string>() : it->dump());
   }
   return out;
@@ -226,7 +235,7 @@ std::string InspectionReport::to_text() const {
       out << "  stored:     " << format_byte_size(static_cast<int64_t>(c.bytes)) << " in";
       bool first = true;
       for (const auto& [name, use] : c.dtypes) {
-        out << (first ? " " : ", ") << use.tensors << " " << name << " tensors";
+        out << (first ? " " : ", ") << use.tensors << " " << name << (use.tensors == 1 ? " tensor" : " tensors");
         first = false;
       }
       out << "\n";
@@ -245,7 +254,7 @@ std::string InspectionReport::to_text() const {
     if (!c.ignored.empty()) {
       out << "  ignored:   ";
       for (const auto& [group, n] : c.ignored)
-        out << " " << group << (group.back() == '*' ? " (" + std::to_string(n) + ")" : "");
+        out << " " << group << (group.back() == '*' ? " (" + std::to_string(n) + ")" : group == "spiece_model" ? " (the tokenizer)" : "");
       out << "\n";
     }
   }
