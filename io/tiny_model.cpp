@@ -397,7 +397,8 @@ std::unique_ptr<TensorSource> tiny_model_weights(Component c, uint64_t seed) {
 }
 
 void write_tiny_model(const std::string& dir, const TinyModelOptions& options) {
-  const fs::path target(dir);
+  fs::path target = fs::path(dir).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "dir/" -> "dir"
   std::error_code ec;
   if (fs::exists(target, ec) && !(fs::is_directory(target, ec) && fs::is_empty(target, ec)))
     throw Error(dir + " already exists and is not an empty folder", "choose a new folder, or remove this one first");
