@@ -13,7 +13,8 @@ void write_tiny_gemma_tokenizer(const std::string& model_path, int64_t vocab_siz
 
 // XLM-R-style (sentencepiece.bpe.model): SentencePiece ids unk 0, bos 1, eos 2;
 // the fairseq offset (HF ids <s>=0, <pad>=1, </s>=2, <unk>=3, piece p -> p+1)
-// is applied by the tokenizer, not stored in the model. `vocab_size` >= 64.
-void write_tiny_xlmr_tokenizer(const std::string& model_path, int64_t vocab_size = 192);
+// is applied by the tokenizer, not stored in the model. `vocab_size` >= 64;
+// the built-in corpus yields at most 127 unigram pieces (asking for more gives 127).
+void write_tiny_xlmr_tokenizer(const std::string& model_path, int64_t vocab_size = 96);
 
 }  // namespace baton::io
