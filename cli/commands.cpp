@@ -2,9 +2,11 @@
 
 namespace baton::cli {
 
+Command add_plan_command(CLI::App& root);
+
 std::vector<Command> register_commands(CLI::App& root) {
   std::vector<Command> commands;
-  (void)root;
+  commands.push_back(add_plan_command(root));
   return commands;
 }
 

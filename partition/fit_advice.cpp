@@ -74,8 +74,10 @@ struct Planning {
 std::string explain_no_fit(const ModelConfigs& model, const Workload& workload, const DeviceInventory& devices,
                            const DeviceSpeeds& speeds, const PlanOptions& options) {
   const Planning planning{model, speeds};
-  const std::string unit = has_gpu(devices) ? "GPU" : "device";
-  const auto f = options.weights;
+  const bool gpus = has_gpu(devices);
+  const std::string unit = gpus ? "GPU" : "device";
+  // The format of the devices that matter: GPUs when there are any.
+  const auto f = gpus ? options.weights : options.cpu_weights;
   std::string out;
   const auto now = planning.min_budget(devices, workload, options);
   if (now)
@@ -93,13 +95,19 @@ std::string explain_no_fit(const ModelConfigs& model, const Workload& workload, 
   out += "; weights alone: DiT " + gib(dit_weights) + ", text stage " + gib(text_weights) + " in " +
          weight_format_name(f) + ". Levers:";
 
+  if (!gpus && f == WeightFormat::kFp32) {
+    auto o = options;
+    o.cpu_weights = WeightFormat::kBf16;
+    out += "\n  - bf16 weights on CPUs (--cpu-dtype bf16): " + planning.outcome(devices, workload, o, unit);
+  }
   if (!is_8bit(f)) {
     auto o = options;
-    o.weights = WeightFormat::kInt8;
-    out += "\n  - 8-bit weights (--dtype int8): " + planning.outcome(devices, workload, o, unit);
+    (gpus ? o.weights : o.cpu_weights) = WeightFormat::kInt8;
+    out += std::string("\n  - 8-bit weights (") + (gpus ? "--dtype" : "--cpu-dtype") +
+           " int8): " + planning.outcome(devices, workload, o, unit);
   }
 
-  if (options.text_on != "cpu") {
+  if (gpus && options.text_on != "cpu") {
     // What the whole text stage needs on a CPU, and the GPUs' need once it is there.
     StageContent text{StageKind::kText};
     text.jina = text.gemma_embed = true;
@@ -107,7 +115,7 @@ std::string explain_no_fit(const ModelConfigs& model, const Workload& workload, 
     InventoryDevice host_cpu;
     host_cpu.name = "cpu";
     host_cpu.budget = int64_t(1) << 40;
-    const auto profile = make_profile(host_cpu, f, options.cpu_weights, workload.attention, speeds);
+    const auto profile = make_profile(host_cpu, options.weights, options.cpu_weights, workload.attention, speeds);
     const auto text_cost = cost.stage_cost(text, profile);
     const int64_t need = cost.device_cost(&text_cost, 1, profile).total;
     const int64_t need_gib = (need + kGiB - 1) / kGiB * kGiB;

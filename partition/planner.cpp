@@ -275,8 +275,12 @@ std::optional<pb::Plan> try_make_plan(const ModelConfigs& model, const Workload&
 pb::Plan make_plan(const ModelConfigs& model, const Workload& workload, const DeviceInventory& devices,
                    const DeviceSpeeds& speeds, const PlanOptions& options) {
   if (auto plan = try_make_plan(model, workload, devices, speeds, options)) return *plan;
+  bool gpu = false, cpu = false;
+  for (const auto& d : devices) (d.kind == DeviceKind::kCuda ? gpu : cpu) = true;
+  std::string formats = gpu ? weight_format_name(options.weights) + " weights" : "";
+  if (cpu) formats += (gpu ? ", " : "") + weight_format_name(options.cpu_weights) + (gpu ? " on CPUs" : " weights");
   throw Error("the model does not fit on " + describe_inventory(devices) + " at " + std::to_string(workload.width) +
-                  "x" + std::to_string(workload.height) + " with " + weight_format_name(options.weights) + " weights",
+                  "x" + std::to_string(workload.height) + " with " + formats,
               explain_no_fit(model, workload, devices, speeds, options));
 }
 

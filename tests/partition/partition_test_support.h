@@ -5,9 +5,9 @@
 
 #include "partition/device_inventory.h"
 
-namespace baton::partition::test {
+namespace baton::test {
 
-struct FakeProbe : DeviceProbe {
+struct FakeProbe : partition::DeviceProbe {
   bool detect = true;
   std::vector<DeviceMemoryInfo> gpus;
   std::vector<std::string> names;
@@ -31,4 +31,4 @@ struct FakeProbe : DeviceProbe {
   }
 };
 
-}  // namespace baton::partition::test
+}  // namespace baton::test
