@@ -113,6 +113,16 @@ std::string explain_stage(const ModelConfigs& model, const Workload& w, const st
     out << "  " << pad(label, 58) << pad(gib(bytes), 8, true) << " GiB" << (note.empty() ? "" : "  " + note) << "\n";
   };
   line("weights", s.weights);
+  if (c.kind == StageKind::kDit) {
+    line("  " + std::to_string(model.dit.n_layers) + " blocks", weight_bytes(cost.dit_block_params() * model.dit.n_layers, s.format));
+    line("  prologue (embedders, refiners)", weight_bytes(cost.dit_prologue_params(), s.format));
+    line("  final layer", weight_bytes(cost.dit_final_params(), s.format));
+  } else if (c.kind == StageKind::kText) {
+    line("  Gemma embedding", weight_bytes(cost.gemma_embed_params(), s.format));
+    line("  Gemma layers 0-" + std::to_string(model.gemma.used_layers() - 1),
+         weight_bytes(cost.gemma_layer_params() * model.gemma.used_layers(), s.format));
+    line("  Jina text tower", weight_bytes(cost.jina_params(), s.format));
+  }
   line("activations at the peak", s.activations);
   for (const auto& p : detail.parts) line("  " + p.first, p.second);
   line("= weights + activations", s.weights + s.activations, "<- compare with the measured peak allocated");
@@ -126,8 +136,10 @@ std::string explain_stage(const ModelConfigs& model, const Workload& w, const st
         << fixed(call / 1e9 / device.speed.tflops, 1) << " ms at " << fixed(device.speed.tflops, 1) << " TFLOP/s ("
         << device.speed.source << ")\n";
   }
-  out << "  per image (" << w.steps << " steps, both CFG branches where it applies): " << fixed(s.gflop_per_image / 1e3, 2)
-      << " TFLOP, " << fixed(s.ms_per_image, 1) << " ms\n";
+  const std::string per_image = c.kind == StageKind::kDit ? std::to_string(w.steps) + " steps, both CFG branches"
+                                : c.kind == StageKind::kText ? "both prompts" : "one decode";
+  out << "  per image (" << per_image << "): " << fixed(s.gflop_per_image / 1e3, 2) << " TFLOP, about "
+      << fixed(s.ms_per_image, 1) << " ms at " << fixed(device.speed.tflops, 1) << " TFLOP/s\n";
   return out.str();
 }
 
