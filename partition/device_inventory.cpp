@@ -115,8 +115,7 @@ pb::Device InventoryDevice::to_proto() const {
   pb::Device m;
   m.set_name(name);
   m.set_host(host);
-  m.set_budget(format_byte_size(budget));
-  m.set_budget_bytes(budget);
+  m.set_budget_bytes(budget);  // exact; `budget` is for people writing files
   m.set_budget_source(budget_source);
   m.set_total_bytes(total);
   m.set_model(model);
@@ -165,6 +164,8 @@ DeviceInventory inventory_from_proto(const pb::DeviceInventory& message, const D
   for (const auto& m : message.devices()) {
     auto d = parse_device_name(m.name(), origin);
     d.host = m.host().empty() ? d.host : m.host();
+    if (!m.budget().empty() && m.budget_bytes() != 0)
+      throw UsageError(origin + ": " + d.id() + " has both budget and budget_bytes", "give one of them");
     if (!m.budget().empty()) d.budget = parse_budget(m.budget(), d, origin);
     else if (m.budget_bytes() < 0) throw UsageError(origin + ": budget_bytes of " + d.id() + " is negative");
     else d.budget = m.budget_bytes();

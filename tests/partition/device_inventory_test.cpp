@@ -122,6 +122,10 @@ TEST(DeviceInventory, DeviceFileAndRankReportsShareOneFormat) {
     EXPECT_EQ(again[i].budget, inv[i].budget);
     EXPECT_EQ(again[i].model, inv[i].model);
   }
+  // Budgets that are not round numbers survive exactly.
+  auto odd = inv;
+  odd[0].budget = 7123456789;
+  EXPECT_EQ(inventory_from_proto(inventory_to_proto(odd), FakeProbe::none(), false, "x")[0].budget, 7123456789);
   {
     std::ofstream f(dir.file("typo.json"));
     f << R"({"devices": [{"nme": "cuda:0"}]})";
@@ -135,6 +139,12 @@ TEST(DeviceInventory, DeviceFileAndRankReportsShareOneFormat) {
   EXPECT_NE(usage_error([&] { load_device_file(dir.file("dup.json"), FakeProbe::none()); }).find("listed twice"),
             std::string::npos);
   EXPECT_THROW(load_device_file(dir.file("missing.json"), FakeProbe::none()), UsageError);
+  {
+    std::ofstream f(dir.file("both.json"));
+    f << R"({"devices": [{"name": "cpu", "budget": "1GiB", "budget_bytes": "1073741824"}]})";
+  }
+  EXPECT_NE(usage_error([&] { load_device_file(dir.file("both.json"), FakeProbe::none()); }).find("both budget and budget_bytes"),
+            std::string::npos);
 }
 
 TEST(DeviceInventory, TheExampleConfigLoads) {
