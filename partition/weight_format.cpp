@@ -1,0 +1,80 @@
+#include "partition/weight_format.h"
+
+#include "core/error.h"
+
+namespace baton::partition {
+
+WeightFormat parse_weight_format(const std::string& name) {
+  if (name == "fp32" || name == "float32" || name == "f32") return WeightFormat::kFp32;
+  if (name == "bf16" || name == "bfloat16") return WeightFormat::kBf16;
+  if (name == "fp16" || name == "float16" || name == "f16") return WeightFormat::kFp16;
+  if (name == "int8") return WeightFormat::kInt8;
+  if (name == "fp8" || name == "float8") return WeightFormat::kFp8;
+  throw UsageError("unknown weight format '" + name + "'", "use fp32, bf16, fp16, int8 or fp8");
+}
+
+std::string weight_format_name(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kFp32: return "fp32";
+    case WeightFormat::kBf16: return "bf16";
+    case WeightFormat::kFp16: return "fp16";
+    case WeightFormat::kInt8: return "int8";
+    case WeightFormat::kFp8: return "fp8";
+  }
+  return "?";
+}
+
+bool is_8bit(WeightFormat format) { return format == WeightFormat::kInt8 || format == WeightFormat::kFp8; }
+
+std::string compute_dtype_name(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kFp32: return "fp32";
+    case WeightFormat::kFp16: return "fp16";
+    default: return "bf16";
+  }
+}
+
+int64_t compute_dtype_bytes(WeightFormat format) { return format == WeightFormat::kFp32 ? 4 : 2; }
+
+ParamCount& ParamCount::operator+=(const ParamCount& o) {
+  matrix += o.matrix;
+  matrix_rows += o.matrix_rows;
+  vector += o.vector;
+  return *this;
+}
+
+ParamCount ParamCount::operator*(int64_t n) const { return {matrix * n, matrix_rows * n, vector * n}; }
+
+ParamCount operator+(ParamCount a, const ParamCount& b) { return a += b; }
+
+ParamCount operator-(ParamCount a, const ParamCount& b) {
+  return {a.matrix - b.matrix, a.matrix_rows - b.matrix_rows, a.vector - b.vector};
+}
+
+ParamCount count_params(const models::TensorShapes& shapes) {
+  ParamCount p;
+  for (const auto& kv : shapes) {
+    int64_t n = 1;
+    for (auto d : kv.second) n *= d;
+    if (kv.second.size() >= 2) {
+      p.matrix += n;
+      p.matrix_rows += kv.second[0];
+    } else {
+      p.vector += n;
+    }
+  }
+  return p;
+}
+
+int64_t weight_bytes(const ParamCount& p, WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kFp32: return 4 * p.total();
+    case WeightFormat::kBf16:
+    case WeightFormat::kFp16: return 2 * p.total();
+    case WeightFormat::kInt8:
+    case WeightFormat::kFp8: return p.matrix + 4 * p.matrix_rows + 2 * p.vector;
+  }
+  return 0;
+}
+
+}  // namespace baton::partition

@@ -1,0 +1,39 @@
+#pragma once
+// How weights are stored on a device and what that costs in bytes. 8-bit
+// formats (int8, fp8) are per-output-channel scaled: one byte per matrix
+// element plus one float32 scale per row; vectors (norms, biases) stay 16-bit.
+#include <cstdint>
+#include <string>
+
+#include "models/nextdit/nextdit_config.h"  // TensorShapes
+
+namespace baton::partition {
+
+enum class WeightFormat { kFp32, kBf16, kFp16, kInt8, kFp8 };
+
+// "fp32", "bf16", "fp16", "int8", "fp8" (and the long dtype names); UsageError otherwise.
+WeightFormat parse_weight_format(const std::string& name);
+std::string weight_format_name(WeightFormat format);
+bool is_8bit(WeightFormat format);
+// Activations are computed in fp32 for fp32 weights and in bf16 otherwise
+// (fp16 weights compute in fp16).
+std::string compute_dtype_name(WeightFormat format);
+int64_t compute_dtype_bytes(WeightFormat format);
+
+// Parameters split by how an 8-bit format stores them.
+struct ParamCount {
+  int64_t matrix = 0;       // elements of tensors with 2+ dimensions (Linear, Embedding, Conv)
+  int64_t matrix_rows = 0;  // their output channels: one scale each in 8-bit formats
+  int64_t vector = 0;       // elements of 1-D tensors (norm weights, biases)
+
+  int64_t total() const { return matrix + vector; }
+  ParamCount& operator+=(const ParamCount& o);
+  ParamCount operator*(int64_t n) const;
+};
+ParamCount operator+(ParamCount a, const ParamCount& b);
+ParamCount operator-(ParamCount a, const ParamCount& b);
+
+ParamCount count_params(const models::TensorShapes& shapes);
+int64_t weight_bytes(const ParamCount& params, WeightFormat format);
+
+}  // namespace baton::partition

@@ -1,0 +1,234 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/byte_size.h"
+#include "core/error.h"
+#include "partition/activation_model.h"
+#include "partition/device_speeds.h"
+#include "partition/flop_model.h"
+#include "partition/stage_cost.h"
+#include "tests/support/temp_dir.h"
+
+namespace baton::partition {
+namespace {
+
+const ModelConfigs& released() {
+  static const ModelConfigs m = model_from_preset("newbie-exp0.1");
+  return m;
+}
+
+InventoryDevice gpu(const std::string& name = "cuda:0", const std::string& model = "") {
+  InventoryDevice d;
+  d.name = name;
+  d.kind = DeviceKind::kCuda;
+  d.budget = 80 * kGiB;
+  d.model = model;
+  return d;
+}
+
+DeviceProfile gpu_profile(WeightFormat f = WeightFormat::kBf16, AttentionKind a = AttentionKind::kFlash) {
+  return make_profile(gpu(), f, WeightFormat::kFp32, a, DeviceSpeeds());
+}
+
+StageContent whole_dit() {
+  StageContent c;
+  c.kind = StageKind::kDit;
+  c.dit_end = 36;
+  c.prologue = c.final = true;
+  return c;
+}
+
+StageContent whole_text() {
+  StageContent c;
+  c.kind = StageKind::kText;
+  c.jina = c.gemma_embed = true;
+  c.gemma_end = 33;
+  return c;
+}
+
+Workload baseline_1024() {
+  Workload w;
+  w.caption_tokens = 128;  // baselines.md: captions padded to 128 tokens, CFG batch of 2
+  w.microbatch_samples = 2;
+  return w;
+}
+
+TEST(FlopModel, DitCallMatchesBaselinesWithinOnePercent) {
+  auto w = baseline_1024();
+  const double tflop_1024 = dit_call_flops(released(), w, 2) / 1e12;
+  w.width = w.height = 512;
+  const double tflop_512 = dit_call_flops(released(), w, 2) / 1e12;
+  std::printf("DiT CFG call: 1024^2 %.2f TFLOP (baselines 62.1), 512^2 %.2f TFLOP (baselines 14.5)\n", tflop_1024,
+              tflop_512);
+  EXPECT_NEAR(tflop_1024, 62.1, 0.62);
+  EXPECT_NEAR(tflop_512, 14.5, 0.145);
+}
+
+TEST(FlopModel, PerImageWorkIsStepsTimesBranches) {
+  Workload w;
+  w.steps = 10;
+  const auto f = dit_flops_per_image(released(), w);
+  const auto g = geometry(w, released());
+  EXPECT_DOUBLE_EQ(f.block, 10 * 2 * dit_block_flops(released().dit, g.joint_tokens, true));
+  w.steps = 20;
+  EXPECT_DOUBLE_EQ(dit_flops_per_image(released(), w).block, 2 * f.block);
+}
+
+TEST(CostModel, WeightBytesFollowTheTensorTables) {
+  const CostModel cost(released(), Workload{});
+  const auto bf16 = cost.stage_cost(whole_dit(), gpu_profile());
+  // 3,486,636,096 parameters minus the unused norm_final (2304), 2 bytes each.
+  EXPECT_EQ(bf16.weights, (3486636096LL - 2304) * 2);
+  EXPECT_NEAR(static_cast<double>(bf16.weights) / kGiB, 6.49, 0.01);  // baselines.md
+  const auto fp32 = cost.stage_cost(whole_dit(), gpu_profile(WeightFormat::kFp32));
+  EXPECT_EQ(fp32.weights, 2 * bf16.weights);
+  // 8-bit: one byte per matrix element, a float32 scale per row, 16-bit vectors.
+  const auto int8 = cost.stage_cost(whole_dit(), gpu_profile(WeightFormat::kInt8));
+  const auto p = cost.dit_block_params() * 36 + cost.dit_prologue_params() + cost.dit_final_params();
+  EXPECT_EQ(int8.weights, p.matrix + 4 * p.matrix_rows + 2 * p.vector);
+  EXPECT_GT(int8.weights, bf16.weights / 2);
+  EXPECT_LT(int8.weights, bf16.weights * 0.51);
+  EXPECT_EQ(cost.stage_cost(whole_dit(), gpu_profile(WeightFormat::kFp8)).weights, int8.weights);
+
+  // Gemma: embedding + the 33 layers that run (spec C.3); Jina: the merged text tower.
+  const int64_t gemma_layer = 2048 * 2560 + 2 * 1024 * 2560 + 2560 * 2048 + 3 * 10240 * 2560 + 4 * 2560 + 2 * 256;
+  const int64_t gemma = 262208LL * 2560 + 33 * gemma_layer;
+  const auto text = cost.stage_cost(whole_text(), gpu_profile());
+  EXPECT_EQ(text.weights, 2 * (gemma + cost.jina_params().total()));
+  EXPECT_NEAR(static_cast<double>(2 * cost.jina_params().total()) / kGiB, 1.04, 0.01);
+
+  // The VAE stays 16-bit under 8-bit formats, and fp32 under fp16 (force_upcast).
+  StageContent vae{StageKind::kVae};
+  EXPECT_EQ(cost.stage_cost(vae, gpu_profile(WeightFormat::kInt8)).weights, 2 * cost.vae_params().total());
+  EXPECT_EQ(cost.stage_cost(vae, gpu_profile(WeightFormat::kFp16)).weights, 4 * cost.vae_params().total());
+}
+
+TEST(CostModel, DitEstimateIsNearThePyTorchPeakOfBaselines) {
+  // baselines.md: eager PyTorch peaks at 7.28 GiB for the released DiT, 1024^2 CFG call.
+  const CostModel cost(released(), baseline_1024());
+  const auto s = cost.stage_cost(whole_dit(), gpu_profile());
+  const double gib = static_cast<double>(s.weights + s.activations) / kGiB;
+  std::printf("DiT 1024^2 CFG batch: weights + activations %.2f GiB (PyTorch measured 7.28 GiB)\n", gib);
+  EXPECT_NEAR(gib, 7.28, 0.73);
+}
+
+TEST(CostModel, ActivationsGrowWithMicrobatchSizeAndAttentionKind) {
+  StageContent middle{StageKind::kDit};
+  middle.dit_begin = 10;
+  middle.dit_end = 20;
+  Workload one;
+  Workload two;
+  two.microbatch_samples = 2;
+  const auto a1 = CostModel(released(), one).stage_cost(middle, gpu_profile()).activations;
+  const auto a2 = CostModel(released(), two).stage_cost(middle, gpu_profile()).activations;
+  EXPECT_EQ(a2, 2 * a1);
+  // math attention holds [H, S, S] float32 scores: 24 x 4608^2 x 4 x 3 > 5 GiB.
+  const auto math = CostModel(released(), one).stage_cost(middle, gpu_profile(WeightFormat::kBf16, AttentionKind::kMath));
+  EXPECT_GT(math.activations, 5 * kGiB);
+  EXPECT_LT(a1, kGiB / 2);
+  // Quadratic in the image tokens with math attention, linear with flash.
+  Workload small = one;
+  small.width = small.height = 512;
+  small.caption_tokens = 1;
+  Workload large = small;
+  large.width = large.height = 1024;
+  const auto flash_ratio = static_cast<double>(CostModel(released(), large).stage_cost(middle, gpu_profile()).activations) /
+                           static_cast<double>(CostModel(released(), small).stage_cost(middle, gpu_profile()).activations);
+  EXPECT_NEAR(flash_ratio, 4.0, 0.1);
+}
+
+TEST(CostModel, DeviceTotalAddsWeightsAndTakesTheLargestActivation) {
+  const CostModel cost(released(), Workload{});
+  const auto p = gpu_profile();
+  StageCost parts[2] = {cost.stage_cost(whole_text(), p), cost.stage_cost(StageContent{StageKind::kVae}, p)};
+  const auto d = cost.device_cost(parts, 2, p);
+  EXPECT_EQ(d.weights, parts[0].weights + parts[1].weights);
+  EXPECT_EQ(d.activations, std::max(parts[0].activations, parts[1].activations));
+  EXPECT_EQ(d.context, kDefaultCudaContextBytes);
+  EXPECT_EQ(d.total, d.weights + d.activations + d.workspace + d.context + d.margin);
+  EXPECT_GE(d.margin, kMinMargin);
+  // Time-shared stages count as their own phase: the larger phase, not the sum.
+  parts[0].time_shared = true;
+  const auto shared = cost.device_cost(parts, 2, p);
+  EXPECT_LT(shared.total, d.total);
+  EXPECT_EQ(shared.weights, parts[0].weights);
+  EXPECT_DOUBLE_EQ(shared.time_shared_ms, parts[0].ms_per_image);
+}
+
+TEST(VaeModel, TilingLowersThePeakAndIsChosenToFit) {
+  const auto& vae = released().vae;
+  const auto whole = vae_activations(vae, 1024, 1024, 2, AttentionKind::kFlash, 0).total;
+  const auto tiled = vae_activations(vae, 1024, 1024, 2, AttentionKind::kFlash, 512).total;
+  EXPECT_GT(whole, kGiB);
+  EXPECT_LT(tiled, whole / 2);
+  EXPECT_EQ(choose_vae_tile(vae, 1024, 1024, 2, AttentionKind::kFlash, whole), 0);
+  const auto tile = choose_vae_tile(vae, 1024, 1024, 2, AttentionKind::kFlash, whole / 2);
+  ASSERT_GT(tile, 0);
+  EXPECT_LE(vae_activations(vae, 1024, 1024, 2, AttentionKind::kFlash, tile).total, whole / 2);
+  EXPECT_EQ(choose_vae_tile(vae, 1024, 1024, 2, AttentionKind::kFlash, 10 * kMiB), -1);
+  // Tiles decode their halos too: more work than one decode.
+  EXPECT_GT(vae_flops_per_image(vae, 1024, 1024, 256), vae_flops_per_image(vae, 1024, 1024, 0));
+}
+
+TEST(Workload, BadSizesAreRefusedWithTheRule) {
+  Workload w;
+  w.width = 1000;
+  try {
+    validate_workload(w, released());
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.hint()).find("multiples of 16"), std::string::npos) << e.hint();
+  }
+  w.width = 1024;
+  w.caption_tokens = 2000;
+  EXPECT_THROW(validate_workload(w, released()), UsageError);
+  w.caption_tokens = 128;
+  w.microbatch_samples = 3;
+  EXPECT_THROW(validate_workload(w, released()), UsageError);
+}
+
+TEST(DeviceSpeeds, DefaultTableAndCalibrationOverrides) {
+  DeviceSpeeds defaults;
+  EXPECT_EQ(defaults.speed(gpu("cuda:0", "NVIDIA H100 80GB HBM3"), WeightFormat::kBf16).tflops, 350);
+  EXPECT_EQ(defaults.speed(gpu("cuda:0", "NVIDIA GeForce RTX 4060"), WeightFormat::kBf16).tflops, 100);
+  InventoryDevice cpu;
+  cpu.name = "cpu";
+  EXPECT_EQ(defaults.speed(cpu, WeightFormat::kFp32).tflops, 0.5);
+  EXPECT_EQ(defaults.speed(cpu, WeightFormat::kFp32).context_bytes, kDefaultCpuRuntimeBytes);
+
+  test::TempDir dir;
+  {
+    std::ofstream f(dir.file("cal.json"));
+    f << R"({"format_version": 1, "entries": [
+      {"match": "cuda", "dtype": "bf16", "tflops": 80},
+      {"match": "RTX 4060", "dtype": "bf16", "tflops": 70, "context_bytes": "400000000"},
+      {"match": "cuda:1", "tflops": 55}]})";
+  }
+  DeviceSpeeds calibrated(load_calibration(dir.file("cal.json")));
+  EXPECT_EQ(calibrated.speed(gpu("cuda:0"), WeightFormat::kBf16).tflops, 80);
+  EXPECT_EQ(calibrated.speed(gpu("cuda:0", "NVIDIA GeForce RTX 4060"), WeightFormat::kBf16).tflops, 70);
+  EXPECT_EQ(calibrated.speed(gpu("cuda:0", "NVIDIA GeForce RTX 4060"), WeightFormat::kBf16).context_bytes, 400000000);
+  EXPECT_EQ(calibrated.speed(gpu("cuda:1", "NVIDIA GeForce RTX 4060"), WeightFormat::kBf16).tflops, 55);
+  EXPECT_EQ(calibrated.speed(gpu("cuda:0"), WeightFormat::kFp32).tflops, 20);  // no fp32 entry: the default
+  calibrated.override_cuda_context(300 * kMiB);
+  EXPECT_EQ(calibrated.speed(gpu("cuda:0", "RTX 4060"), WeightFormat::kBf16).context_bytes, 300 * kMiB);
+
+  // What `baton bench --calibrate` will write reads back.
+  save_calibration(dir.file("out.json"), calibrated.calibration());
+  EXPECT_EQ(load_calibration(dir.file("out.json")).entries_size(), 3);
+  {
+    std::ofstream f(dir.file("bad.json"));
+    f << R"({"format_version": 1, "entries": [{"match": "cuda", "tflops": -1}]})";
+  }
+  EXPECT_THROW(load_calibration(dir.file("bad.json")), UsageError);
+  {
+    std::ofstream f(dir.file("typo.json"));
+    f << R"({"format_version": 1, "entries": [{"mach": "cuda"}]})";
+  }
+  EXPECT_THROW(load_calibration(dir.file("typo.json")), UsageError);
+}
+
+}  // namespace
+}  // namespace baton::partition
