@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cctype>
 #include <map>
 #include <thread>
@@ -19,6 +21,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string identity_of(int rank) { return "baton/r" + std::to_string(rank); }
+
+// A peer's channel may be made a moment after the peer has sent its first
+// messages (its Hello): messages from rank identities wait for it, within bounds.
+bool is_rank_identity(const std::string& id, int max_rank) {
+  const std::string prefix = "baton/r";
+  if (id.size() <= prefix.size() || id.size() > prefix.size() + 6 || id.compare(0, prefix.size(), prefix) != 0) {
+    return false;
+  }
+  if (!std::all_of(id.begin() + prefix.size(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+  return std::stoi(id.substr(prefix.size())) <= max_rank;
+}
+constexpr size_t kMaxEarlyMessages = 1024;
 
 // Routing ids of strangers may be binary.
 std::string printable_identity(const std::string& id) {
@@ -40,6 +54,10 @@ struct ZmqNode::Impl {
 
   std::mutex registry_mutex;
   std::map<std::string, std::shared_ptr<ZmqLink>> links;  // by the peer's routing id
+  // Messages from ranks whose channel is not made yet (bounded; under registry_mutex).
+  std::map<std::string, std::deque<ZmqLink::Item>> early;
+  size_t early_count = 0;
+  int64_t early_bytes = 0;
   uint64_t next_monitor = 0;
 
   std::thread service;
@@ -91,6 +109,23 @@ struct ZmqNode::Impl {
     std::lock_guard<std::mutex> lock(registry_mutex);
     auto it = links.find(identity);
     return it == links.end() ? nullptr : it->second;
+  }
+
+  // For a message from an identity without a channel: the channel if it was
+  // made meanwhile; else keeps the message when it comes from a rank (its
+  // channel is about to be made) and the bounds allow, setting `kept`.
+  std::shared_ptr<ZmqLink> find_or_keep_early(const std::string& identity, Packet& packet, bool& kept) {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    auto it = links.find(identity);
+    if (it != links.end()) return it->second;
+    if (packet.envelope.has_heartbeat() || !is_rank_identity(identity, options.limits.max_world_rank)) return nullptr;
+    const int64_t bytes = declared_payload_bytes(packet.envelope);
+    if (early_count >= kMaxEarlyMessages || early_bytes + bytes > options.limits.max_queued_bytes) return nullptr;
+    ++early_count;
+    early_bytes += bytes;
+    early[identity].push_back({std::move(packet), {}, bytes});
+    kept = true;
+    return nullptr;
   }
 
   void serve() {
@@ -162,6 +197,14 @@ struct ZmqNode::Impl {
       }
       if (link) link->push({std::nullopt, "sent a malformed message: " + refusal, 0});
       return;
+    }
+    if (!link) {
+      bool kept = false;
+      link = find_or_keep_early(identity, packet, kept);
+      if (kept) {
+        ++accepted;
+        return;
+      }
     }
     if (!link) {
       ++unknown_sender;
@@ -307,6 +350,25 @@ std::shared_ptr<ZmqChannel> ZmqNode::connect(const PeerInfo& peer, c10::Device d
                                       " already has a channel to rank " + std::to_string(peer.rank));
     }
     impl_->links[link->identity] = link;
+    // What the peer sent before this channel existed comes first, in order.
+    auto early = impl_->early.find(link->identity);
+    if (early != impl_->early.end()) {
+      {
+        std::lock_guard<std::mutex> link_lock(link->mutex);
+        link->heard = true;
+        link->last_heard = std::chrono::steady_clock::now();
+      }
+      for (auto& item : early->second) {
+        impl_->early_count -= 1;
+        impl_->early_bytes -= item.bytes;
+        if (item.packet && item.packet->envelope.has_shutdown()) {
+          std::lock_guard<std::mutex> link_lock(link->mutex);
+          link->peer_shutdown = true;
+        }
+        link->push(std::move(item));
+      }
+      impl_->early.erase(early);
+    }
   }
   return channel;
 }

@@ -111,6 +111,26 @@ TEST(ZmqChannel, RoundTripsEveryDtypeBothWays) {
   }
 }
 
+TEST(ZmqChannel, MessagesSentBeforeThePeersChannelExistsWaitForIt) {
+  ZmqNode a(node_options(0)), b(node_options(1));
+  auto ba = b.connect({0, "", a.endpoint()});
+  std::string peer_error = "none";
+  std::thread peer([&] {
+    peer_error = error_of([&] {
+      handshake_all({ba.get()}, make_hello("m", "p", wire::FLOAT32, 1, "dit0"), Deadline::after(5s));
+      ba->send(test::sample_message(1), Deadline::after(5s));
+    });
+  });
+  std::this_thread::sleep_for(300ms);  // rank 1's Hello and message reach rank 0 before its channel exists
+  auto ab = a.connect({1, "", b.endpoint()});
+  handshake_all({ab.get()}, make_hello("m", "p", wire::FLOAT32, 0, "text"), Deadline::after(5s));
+  auto got = ab->receive(Deadline::after(5s));
+  peer.join();
+  EXPECT_EQ(peer_error, "no error");
+  ASSERT_TRUE(got);
+  test::expect_same_message(*got, test::sample_message(1));
+}
+
 TEST(ZmqChannel, CarriesALargePayload) {
   Pair pair;
   Message m;
