@@ -323,17 +323,22 @@ class NcclChannel : public Channel {
     while (!stopping_) {
       std::string problem;
       {
+        // Every finished transfer, not only the oldest: a send waiting for the
+        // peer's receive must not hold back the memory of later receives.
         std::lock_guard<std::mutex> lock(pending_mutex_);
-        while (!pending_.empty()) {
-          const cudaError_t state = cudaEventQuery(pending_.front().done);
+        const auto now = Clock::now();
+        for (auto it = pending_.begin(); it != pending_.end();) {
+          const cudaError_t state = cudaEventQuery(it->done);
           if (state == cudaErrorNotReady) {
-            if (Clock::now() > pending_.front().deadline) problem = pending_.front().what + " did not complete in time";
-            break;
+            if (now > it->deadline && problem.empty()) problem = it->what + " did not complete in time";
+            ++it;
+            continue;
           }
-          if (state != cudaSuccess) problem = std::string("CUDA error in a transfer: ") + cudaGetErrorString(state);
-          cudaEventDestroy(pending_.front().done);
-          pending_.pop_front();
-          if (!problem.empty()) break;
+          if (state != cudaSuccess && problem.empty()) {
+            problem = std::string("CUDA error in a transfer: ") + cudaGetErrorString(state);
+          }
+          cudaEventDestroy(it->done);
+          it = pending_.erase(it);
         }
       }
       if (problem.empty() && control_->failure()) problem = "the peer failed";

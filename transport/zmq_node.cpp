@@ -6,6 +6,7 @@
 #include <atomic>
 #include <deque>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <thread>
 #include <vector>
