@@ -276,7 +276,7 @@ Channel& ChannelGroup::wait_any(const Deadline& deadline) {
   for (;;) {
     const uint64_t seen = signal_->generation();
     for (const auto& channel : channels_) {
-      if (channel->readable()) return *channel;
+      if (channel->has_pending()) return *channel;
     }
     if (!signal_->wait_changed(seen, deadline)) {
       std::string peers;

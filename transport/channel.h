@@ -88,9 +88,11 @@ class Channel {
   std::string describe_peer() const;
   const c10::Device& device() const { return device_; }
   const WireLimits& limits() const { return limits_; }
-  // Something is waiting to be received (a message, a shutdown, an error), or
-  // the channel has failed: receive() will not block.
-  virtual bool readable() const = 0;
+  // receive() will not block: something is waiting (a message, a shutdown, an
+  // error), the channel has failed, or the peer's stream has ended.
+  bool readable() const { return peer_shut_down_ || has_pending(); }
+  // The peer sent Shutdown and receive() has returned it.
+  bool peer_shut_down() const { return peer_shut_down_; }
   // The sticky failure (the peer died, the link broke), if any, and when it happened.
   virtual std::optional<Error> failure() const = 0;
   virtual std::optional<std::chrono::steady_clock::time_point> failure_time() const = 0;
@@ -104,6 +106,8 @@ class Channel {
   // built over another channel (NCCL over ZeroMQ); users call send/receive.
   virtual void send_packet(Packet packet, const Deadline& deadline) = 0;
   virtual Packet receive_packet(const Deadline& deadline) = 0;
+  // receive_packet() will not block: a packet or a failure is waiting.
+  virtual bool has_pending() const = 0;
 
   // The handshake fills in what the peer said about itself.
   void set_peer_stage(const std::string& stage);
@@ -143,7 +147,8 @@ class ChannelGroup {
   ChannelGroup();
   void add(std::shared_ptr<Channel> channel);
   const std::vector<std::shared_ptr<Channel>>& channels() const { return channels_; }
-  // The first channel that is readable. Throws Error on the deadline naming every peer awaited.
+  // The first channel with something to receive (channels whose peer has shut
+  // down are skipped). Throws Error on the deadline naming every peer awaited.
   Channel& wait_any(const Deadline& deadline);
   // receive() on `from`, but throws as soon as any channel of the group has
   // failed (the earliest failure: the cause, not a consequence).

@@ -52,7 +52,7 @@ std::optional<Error> InProcessChannel::failure_locked() const {
   return std::nullopt;
 }
 
-bool InProcessChannel::readable() const {
+bool InProcessChannel::has_pending() const {
   std::lock_guard<std::mutex> lock(link_->mutex);
   return !link_->queue[side_].empty() || failure_locked().has_value();
 }

@@ -22,7 +22,6 @@ class InProcessChannel : public Channel {
   // unless this end sent Shutdown first.
   ~InProcessChannel() override;
 
-  bool readable() const override;
   std::optional<Error> failure() const override;
   std::optional<std::chrono::steady_clock::time_point> failure_time() const override;
   std::string kind() const override { return "in-process"; }
@@ -31,6 +30,7 @@ class InProcessChannel : public Channel {
   // limits().max_queued_bytes: in-process flow control.
   void send_packet(Packet packet, const Deadline& deadline) override;
   Packet receive_packet(const Deadline& deadline) override;
+  bool has_pending() const override;
 
   struct Link;
 

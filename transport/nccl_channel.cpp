@@ -137,7 +137,7 @@ class NcclChannel : public Channel {
     spdlog::debug("NCCL channel to {} on {} is up", describe_peer(), device().str());
   }
 
-  bool readable() const override { return failed_ || control_->readable(); }
+  bool has_pending() const override { return failed_ || control_->has_pending(); }
 
   std::optional<Error> failure() const override {
     {

@@ -21,7 +21,7 @@ ZmqChannel::~ZmqChannel() {
   link_->cv.notify_all();
 }
 
-bool ZmqChannel::readable() const {
+bool ZmqChannel::has_pending() const {
   std::lock_guard<std::mutex> lock(link_->mutex);
   return !link_->inbox.empty() || link_->failure.has_value();
 }

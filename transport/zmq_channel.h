@@ -19,13 +19,13 @@ class ZmqChannel : public Channel {
   // failure (its connection to this rank drops).
   ~ZmqChannel() override;
 
-  bool readable() const override;
   std::optional<Error> failure() const override;
   std::optional<std::chrono::steady_clock::time_point> failure_time() const override;
   std::string kind() const override { return "zmq"; }
 
   void send_packet(Packet packet, const Deadline& deadline) override;
   Packet receive_packet(const Deadline& deadline) override;
+  bool has_pending() const override;
 
  private:
   friend class ZmqNode;

@@ -212,3 +212,18 @@ TEST(ChannelGroup, WaitsOnSeveralChannelsAndSurfacesTheFirstFailure) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   killer.join();
 }
+
+TEST(ChannelGroup, AFinishedPeerAnswersAtOnceAndIsSkippedByWaitAny) {
+  auto [a1, b1] = InProcessChannel::make_pair({0, "", ""}, kCpu, {1, "text", ""}, kCpu);
+  auto [a2, b2] = InProcessChannel::make_pair({0, "", ""}, kCpu, {2, "dit1", ""}, kCpu);
+  ChannelGroup group;
+  group.add(a1);
+  group.add(a2);
+  b1->send_shutdown("done", Deadline::after(1s));
+  EXPECT_FALSE(group.receive_from(*a1, Deadline::after(1s)));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(group.receive_from(*a1, Deadline::after(5s)));  // at once, not at the deadline
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  b2->send(test::sample_message(7), Deadline::after(1s));
+  EXPECT_EQ(&group.wait_any(Deadline::after(1s)), a2.get());
+}

@@ -144,9 +144,12 @@ int run(const Options& o, Membership& m) {
     std::this_thread::sleep_for(1s);
     std::_Exit(named && latency < 30.0 ? 0 : 1);
   }
-  to_next->send_shutdown("ring complete", Deadline::after(30s));
-  require(!group.receive_from(*from_prev, Deadline::after(30s)).has_value(),
-          "expected Shutdown from rank " + std::to_string(prev));
+  // Each direction of every channel is a stream: end them all, then see every peer end its own.
+  for (const auto& channel : group.channels()) channel->send_shutdown("ring complete", Deadline::after(30s));
+  for (const auto& channel : group.channels()) {
+    require(!group.receive_from(*channel, Deadline::after(30s)).has_value(),
+            "expected Shutdown from " + channel->describe_peer());
+  }
   m.barrier();
   say("rank " + std::to_string(rank) + ": ring of " + std::to_string(size) + " ok, " + std::to_string(rounds) +
       " rounds, every dtype checked");
