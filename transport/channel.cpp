@@ -76,8 +76,9 @@ Error Channel::peer_error(const std::string& what, const std::string& hint) cons
 }
 
 Error Channel::timeout_error(const std::string& what, const Deadline& deadline, const std::string& why) const {
-  return Error(describe_peer() + ": " + what + " within " + deadline.budget_text() + (why.empty() ? "" : " (" + why + ")"),
-               "the peer may be stuck or overloaded; check its log, or allow more time");
+  return Error(
+      describe_peer() + ": " + what + " within " + deadline.budget_text() + (why.empty() ? "" : " (" + why + ")"),
+      "the peer may be stuck or overloaded; check its log, or allow more time");
 }
 
 void Channel::send(const Message& message, const Deadline& deadline) {
@@ -140,8 +141,10 @@ std::optional<Message> Channel::receive(const Deadline& deadline) {
         }
         throw peer_error(what, "see that rank's log for the cause");
       }
-      case wire::Envelope::kHeartbeat: continue;  // transports consume these; tolerate one that slips through
-      default: throw peer_error("sent a " + body_name(envelope) + " where a message was expected");
+      case wire::Envelope::kHeartbeat:
+        continue;  // transports consume these; tolerate one that slips through
+      default:
+        throw peer_error("sent a " + body_name(envelope) + " where a message was expected");
     }
   }
 }
@@ -174,7 +177,8 @@ namespace {
 
 // Hashes may be binary: quoted when printable, else hex.
 std::string printable(const std::string& value) {
-  bool text = std::all_of(value.begin(), value.end(), [](char c) { return std::isprint(static_cast<unsigned char>(c)); });
+  bool text =
+      std::all_of(value.begin(), value.end(), [](char c) { return std::isprint(static_cast<unsigned char>(c)); });
   if (text) return "'" + value.substr(0, 96) + (value.size() > 96 ? "...'" : "'");
   static const char* digits = "0123456789abcdef";
   std::string hex = "0x";
@@ -248,8 +252,8 @@ std::vector<wire::Hello> handshake_all(const std::vector<Channel*>& channels, co
     }
     const auto& envelope = packet.envelope;
     if (envelope.has_error_report()) {
-      throw Error("handshake with " + channel->describe_peer() + ": the peer failed: " +
-                  envelope.error_report().message());
+      throw Error("handshake with " + channel->describe_peer() +
+                  ": the peer failed: " + envelope.error_report().message());
     }
     if (!envelope.has_hello()) {
       throw Error("handshake with " + channel->describe_peer() + ": expected a Hello, got " + body_name(envelope),
@@ -281,8 +285,7 @@ Channel& ChannelGroup::wait_any(const Deadline& deadline) {
     if (!signal_->wait_changed(seen, deadline)) {
       std::string peers;
       for (const auto& channel : channels_) peers += (peers.empty() ? "" : ", ") + channel->describe_peer();
-      throw Error("waiting for a message from any of " + peers + ": nothing arrived within " +
-                      deadline.budget_text(),
+      throw Error("waiting for a message from any of " + peers + ": nothing arrived within " + deadline.budget_text(),
                   "the peers may be stuck or overloaded; check their logs, or allow more time");
     }
   }

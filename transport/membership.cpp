@@ -140,12 +140,13 @@ std::unique_ptr<Membership> Membership::join(const MembershipOptions& options) {
   const std::string& mine = m->hosts_[m->rank_];
   m->local_rank_ = static_cast<int>(std::count(m->hosts_.begin(), m->hosts_.begin() + m->rank_, mine));
   m->local_size_ = static_cast<int>(std::count(m->hosts_.begin(), m->hosts_.end(), mine));
-  spdlog::debug("joined the job as rank {} of {} (local rank {} of {} on {})", m->rank_, m->size_,
-                m->local_rank_, m->local_size_, mine);
+  spdlog::debug("joined the job as rank {} of {} (local rank {} of {} on {})", m->rank_, m->size_, m->local_rank_,
+                m->local_size_, mine);
   return m;
 #else
-  throw Error(std::string("launched by an MPI launcher (") + launcher + " is set), but this baton was built without MPI",
-              "rebuild with OpenMPI installed (libopenmpi-dev), or run without mpirun");
+  throw Error(
+      std::string("launched by an MPI launcher (") + launcher + " is set), but this baton was built without MPI",
+      "rebuild with OpenMPI installed (libopenmpi-dev), or run without mpirun");
 #endif
 }
 
@@ -190,8 +191,8 @@ std::vector<std::string> Membership::allgather(const std::string& value) const {
     total += counts[r];
   }
   std::string buffer(total, '\0');
-  check_mpi(MPI_Iallgatherv(value.data(), counts[rank_], MPI_CHAR, buffer.data(), counts.data(),
-                            displacements.data(), MPI_CHAR, MPI_COMM_WORLD, &request),
+  check_mpi(MPI_Iallgatherv(value.data(), counts[rank_], MPI_CHAR, buffer.data(), counts.data(), displacements.data(),
+                            MPI_CHAR, MPI_COMM_WORLD, &request),
             "allgather");
   wait_for(request, "allgather", options_.collective_timeout);
   std::vector<std::string> values(size_);
@@ -214,8 +215,7 @@ std::string Membership::broadcast(const std::string& value, int root) const {
   wait_for(request, "broadcast of the length", options_.collective_timeout);
   require(length >= 0 && length <= kMaxCollectiveBytes, "broadcast: bad length " + std::to_string(length));
   std::string buffer = rank_ == root ? value : std::string(static_cast<size_t>(length), '\0');
-  check_mpi(MPI_Ibcast(buffer.data(), static_cast<int>(length), MPI_CHAR, root, MPI_COMM_WORLD, &request),
-            "broadcast");
+  check_mpi(MPI_Ibcast(buffer.data(), static_cast<int>(length), MPI_CHAR, root, MPI_COMM_WORLD, &request), "broadcast");
   wait_for(request, "broadcast", options_.collective_timeout);
   return buffer;
 #else

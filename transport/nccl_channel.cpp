@@ -54,7 +54,9 @@ struct Transfer {
 class NcclChannel : public Channel {
  public:
   NcclChannel(std::shared_ptr<Channel> control, c10::Device device, const NcclChannelOptions& options)
-      : Channel(control->peer(), device, control->limits()), control_(std::move(control)), options_(options),
+      : Channel(control->peer(), device, control->limits()),
+        control_(std::move(control)),
+        options_(options),
         index_(device.index()) {
     require(device.is_cuda() && device.index() >= 0,
             "NCCL transport: device " + device.str() + " is not a CUDA device with an index");
@@ -64,7 +66,8 @@ class NcclChannel : public Channel {
     // Let issued transfers finish (bounded), then free the communicators.
     // ncclCommAbort is local: it needs nothing from the peer.
     const auto end = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < end && !failed_ && pending_count() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (Clock::now() < end && !failed_ && pending_count() > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     stopping_ = true;
     if (watchdog_.joinable()) watchdog_.join();
     abort_communicators("");
@@ -202,9 +205,8 @@ class NcclChannel : public Channel {
     std::vector<at::Tensor> tensors;
     for (const auto& d : descriptors) {
       std::vector<int64_t> shape(d.shape().begin(), d.shape().end());
-      tensors.push_back(at::empty(shape, at::TensorOptions()
-                                             .dtype(from_wire_dtype(static_cast<wire::DType>(d.dtype())))
-                                             .device(device())));
+      tensors.push_back(at::empty(
+          shape, at::TensorOptions().dtype(from_wire_dtype(static_cast<wire::DType>(d.dtype()))).device(device())));
     }
     // Allocated on the caller's stream: NCCL writes only after the caller's
     // earlier work (which may have used the same memory) and the caller's

@@ -12,14 +12,22 @@ namespace baton::transport {
 
 wire::DType to_wire_dtype(c10::ScalarType dtype) {
   switch (dtype) {
-    case c10::ScalarType::Float: return wire::FLOAT32;
-    case c10::ScalarType::BFloat16: return wire::BFLOAT16;
-    case c10::ScalarType::Half: return wire::FLOAT16;
-    case c10::ScalarType::Long: return wire::INT64;
-    case c10::ScalarType::Bool: return wire::BOOL;
-    case c10::ScalarType::Byte: return wire::UINT8;
-    case c10::ScalarType::Int: return wire::INT32;
-    case c10::ScalarType::Double: return wire::FLOAT64;
+    case c10::ScalarType::Float:
+      return wire::FLOAT32;
+    case c10::ScalarType::BFloat16:
+      return wire::BFLOAT16;
+    case c10::ScalarType::Half:
+      return wire::FLOAT16;
+    case c10::ScalarType::Long:
+      return wire::INT64;
+    case c10::ScalarType::Bool:
+      return wire::BOOL;
+    case c10::ScalarType::Byte:
+      return wire::UINT8;
+    case c10::ScalarType::Int:
+      return wire::INT32;
+    case c10::ScalarType::Double:
+      return wire::FLOAT64;
     default:
       throw Error(std::string("tensor dtype ") + c10::toString(dtype) + " cannot be sent",
                   "the wire carries float32, bfloat16, float16, float64, int64, int32, uint8 and bool");
@@ -28,40 +36,68 @@ wire::DType to_wire_dtype(c10::ScalarType dtype) {
 
 c10::ScalarType from_wire_dtype(wire::DType dtype) {
   switch (dtype) {
-    case wire::FLOAT32: return c10::ScalarType::Float;
-    case wire::BFLOAT16: return c10::ScalarType::BFloat16;
-    case wire::FLOAT16: return c10::ScalarType::Half;
-    case wire::INT64: return c10::ScalarType::Long;
-    case wire::BOOL: return c10::ScalarType::Bool;
-    case wire::UINT8: return c10::ScalarType::Byte;
-    case wire::INT32: return c10::ScalarType::Int;
-    case wire::FLOAT64: return c10::ScalarType::Double;
-    default: throw Error("wire dtype " + wire_dtype_name(dtype) + " is not a tensor dtype");
+    case wire::FLOAT32:
+      return c10::ScalarType::Float;
+    case wire::BFLOAT16:
+      return c10::ScalarType::BFloat16;
+    case wire::FLOAT16:
+      return c10::ScalarType::Half;
+    case wire::INT64:
+      return c10::ScalarType::Long;
+    case wire::BOOL:
+      return c10::ScalarType::Bool;
+    case wire::UINT8:
+      return c10::ScalarType::Byte;
+    case wire::INT32:
+      return c10::ScalarType::Int;
+    case wire::FLOAT64:
+      return c10::ScalarType::Double;
+    default:
+      throw Error("wire dtype " + wire_dtype_name(dtype) + " is not a tensor dtype");
   }
 }
 
 int64_t wire_itemsize(int dtype) {
   switch (dtype) {
-    case wire::FLOAT32: case wire::INT32: return 4;
-    case wire::BFLOAT16: case wire::FLOAT16: return 2;
-    case wire::INT64: case wire::FLOAT64: return 8;
-    case wire::BOOL: case wire::UINT8: return 1;
-    default: return 0;
+    case wire::FLOAT32:
+    case wire::INT32:
+      return 4;
+    case wire::BFLOAT16:
+    case wire::FLOAT16:
+      return 2;
+    case wire::INT64:
+    case wire::FLOAT64:
+      return 8;
+    case wire::BOOL:
+    case wire::UINT8:
+      return 1;
+    default:
+      return 0;
   }
 }
 
 std::string wire_dtype_name(int dtype) {
   switch (dtype) {
-    case wire::FLOAT32: return "float32";
-    case wire::BFLOAT16: return "bfloat16";
-    case wire::FLOAT16: return "float16";
-    case wire::INT64: return "int64";
-    case wire::BOOL: return "bool";
-    case wire::UINT8: return "uint8";
-    case wire::INT32: return "int32";
-    case wire::FLOAT64: return "float64";
-    case wire::DTYPE_UNSPECIFIED: return "unspecified";
-    default: return "dtype " + std::to_string(dtype);
+    case wire::FLOAT32:
+      return "float32";
+    case wire::BFLOAT16:
+      return "bfloat16";
+    case wire::FLOAT16:
+      return "float16";
+    case wire::INT64:
+      return "int64";
+    case wire::BOOL:
+      return "bool";
+    case wire::UINT8:
+      return "uint8";
+    case wire::INT32:
+      return "int32";
+    case wire::FLOAT64:
+      return "float64";
+    case wire::DTYPE_UNSPECIFIED:
+      return "unspecified";
+    default:
+      return "dtype " + std::to_string(dtype);
   }
 }
 

@@ -18,9 +18,9 @@ inline constexpr size_t kNcclUniqueIdBytes = 128;
 // Bounds on what a peer may send. Defaults fit released sizes (a microbatch at
 // 2048x2048 with both branches is about 200 MB) with a wide margin.
 struct WireLimits {
-  int64_t max_header_bytes = 256 << 10;          // the protobuf header frame
+  int64_t max_header_bytes = 256 << 10;  // the protobuf header frame
   int max_tensors_per_message = 64;
-  int max_tensor_rank = 8;                       // dimensions per tensor
+  int max_tensor_rank = 8;  // dimensions per tensor
   int64_t max_tensor_elements = int64_t(1) << 30;
   int64_t max_message_bytes = int64_t(1) << 30;  // sum of a message's payloads
   int max_world_rank = 65535;                    // largest rank number in Hello/ErrorReport

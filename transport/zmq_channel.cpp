@@ -7,8 +7,8 @@
 
 namespace baton::transport {
 
-ZmqChannel::ZmqChannel(PeerInfo peer, c10::Device device, const WireLimits& limits,
-                       std::shared_ptr<ZmqNode::Impl> node, std::shared_ptr<ZmqLink> link)
+ZmqChannel::ZmqChannel(PeerInfo peer, c10::Device device, const WireLimits& limits, std::shared_ptr<ZmqNode::Impl> node,
+                       std::shared_ptr<ZmqLink> link)
     : Channel(std::move(peer), device, limits), node_(std::move(node)), link_(std::move(link)) {
   link_->watchers = watchers();
 }
@@ -69,9 +69,8 @@ void ZmqChannel::send_packet(Packet packet, const Deadline& deadline) {
 
 Packet ZmqChannel::receive_packet(const Deadline& deadline) {
   std::unique_lock<std::mutex> lock(link_->mutex);
-  const bool ready = link_->cv.wait_until(lock, deadline.when(), [&] {
-    return !link_->inbox.empty() || link_->failure.has_value();
-  });
+  const bool ready =
+      link_->cv.wait_until(lock, deadline.when(), [&] { return !link_->inbox.empty() || link_->failure.has_value(); });
   if (!ready) {
     lock.unlock();
     throw timeout_error("no message arrived", deadline);

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <cctype>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <thread>
 #include <vector>
@@ -72,8 +72,8 @@ struct ZmqNode::Impl {
             "ZeroMQ transport: the peer timeout must be longer than the heartbeat interval");
     router.set(zmq::sockopt::linger, 0);
     router.set(zmq::sockopt::maxmsgsize, options.limits.max_frame_bytes());
-    const std::string bind = "tcp://" + options.address + ":" +
-                             (options.port == 0 ? std::string("*") : std::to_string(options.port));
+    const std::string bind =
+        "tcp://" + options.address + ":" + (options.port == 0 ? std::string("*") : std::to_string(options.port));
     try {
       router.bind(bind);
     } catch (const zmq::error_t& e) {
@@ -276,8 +276,10 @@ struct ZmqNode::Impl {
     }
     if (silent > options.peer_timeout) {
       char text[128];
-      std::snprintf(text, sizeof text, "no message or heartbeat for %.1f s (the process died, hangs, or the "
-                    "network failed)", seconds(silent));
+      std::snprintf(text, sizeof text,
+                    "no message or heartbeat for %.1f s (the process died, hangs, or the "
+                    "network failed)",
+                    seconds(silent));
       link.fail(text);
     }
   }
@@ -309,9 +311,9 @@ ZmqNode::Stats ZmqNode::stats() const {
 }
 
 std::shared_ptr<ZmqChannel> ZmqNode::connect(const PeerInfo& peer, c10::Device device) {
-  require(peer.rank >= 0 && peer.rank != impl_->options.rank,
-          "ZeroMQ transport: cannot connect rank " + std::to_string(impl_->options.rank) + " to rank " +
-              std::to_string(peer.rank));
+  require(peer.rank >= 0 && peer.rank != impl_->options.rank, "ZeroMQ transport: cannot connect rank " +
+                                                                  std::to_string(impl_->options.rank) + " to rank " +
+                                                                  std::to_string(peer.rank));
   require(peer.endpoint.rfind("tcp://", 0) == 0 || peer.endpoint.rfind("ipc://", 0) == 0,
           "ZeroMQ transport: endpoint of rank " + std::to_string(peer.rank) + " is '" + peer.endpoint +
               "', expected tcp://HOST:PORT");
@@ -338,8 +340,8 @@ std::shared_ptr<ZmqChannel> ZmqNode::connect(const PeerInfo& peer, c10::Device d
   try {
     link->dealer.connect(peer.endpoint);
   } catch (const zmq::error_t& e) {
-    throw Error("ZeroMQ transport: cannot connect to rank " + std::to_string(peer.rank) + " at '" +
-                peer.endpoint + "': " + e.what());
+    throw Error("ZeroMQ transport: cannot connect to rank " + std::to_string(peer.rank) + " at '" + peer.endpoint +
+                "': " + e.what());
   }
   std::shared_ptr<ZmqChannel> channel(new ZmqChannel(peer, device, impl_->options.limits, impl_, link));
   {

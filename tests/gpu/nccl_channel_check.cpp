@@ -98,9 +98,8 @@ struct Check {
     failures += ok ? 0 : 1;
     int64_t numel = 1;
     for (auto size : shape) numel *= size;
-    say("  %-9s %-14s %10lld B  %d->%d  %s\n", wire_dtype_name(to_wire_dtype(dtype)).c_str(),
-        shape_text(shape).c_str(), static_cast<long long>(numel * c10::elementSize(dtype)), from, 1 - from,
-        ok ? "ok" : "WRONG");
+    say("  %-9s %-14s %10lld B  %d->%d  %s\n", wire_dtype_name(to_wire_dtype(dtype)).c_str(), shape_text(shape).c_str(),
+        static_cast<long long>(numel * c10::elementSize(dtype)), from, 1 - from, ok ? "ok" : "WRONG");
   }
 
   void correctness() {
@@ -207,7 +206,8 @@ struct Check {
       synchronize_device(device);
       const auto start = Clock::now();
       for (int i = 0; i < iters; ++i) {
-        at::Tensor result = do_compute ? compute(i) : pattern(at::kFloat, {std::min<int64_t>(n, 2048 * 2048)}, i, device);
+        at::Tensor result =
+            do_compute ? compute(i) : pattern(at::kFloat, {std::min<int64_t>(n, 2048 * 2048)}, i, device);
         if (do_send) {
           Message m;
           m.add("r", result);
@@ -230,7 +230,8 @@ struct Check {
       t_both = timed(true, true);
       require(channel.receive(deadline()).has_value(), "overlap: no acknowledgement");
       const double hidden = (t_compute + t_transfer - t_both) / std::min(t_compute, t_transfer);
-      say("# overlap (%d results of %s): compute %.2f ms, transfer %.2f ms, both %.2f ms: %.0f%% of the shorter hidden\n",
+      say("# overlap (%d results of %s): compute %.2f ms, transfer %.2f ms, both %.2f ms: %.0f%% of the shorter "
+          "hidden\n",
           iters, format_byte_size(std::min<int64_t>(n, 2048 * 2048) * 4).c_str(), t_compute, t_transfer, t_both,
           100.0 * hidden);
     } else {
@@ -251,7 +252,8 @@ int run(const Options& o, Membership& m) {
   std::string device_name = o.device.empty() ? (cuda ? "cuda" : "cpu") : o.device;
   if (device_name == "cuda") device_name = "cuda:" + std::to_string(m.local_rank() % std::max(1, cuda_device_count()));
   const c10::Device device(device_name);
-  const std::string transport = o.transport.empty() ? (nccl_transport_compiled() && cuda ? "nccl" : "zmq") : o.transport;
+  const std::string transport =
+      o.transport.empty() ? (nccl_transport_compiled() && cuda ? "nccl" : "zmq") : o.transport;
   require(transport == "nccl" || transport == "zmq", "--transport must be nccl or zmq");
 
   ZmqNodeOptions node_options;

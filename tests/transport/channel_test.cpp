@@ -131,8 +131,8 @@ TEST(Handshake, AgreeingPeersLearnEachOthersStage) {
   std::thread peer([b = b] {
     handshake_all({b.get()}, make_hello("model-1", "plan-1", wire::BFLOAT16, 1, "dit0"), Deadline::after(2s));
   });
-  auto hellos = handshake_all({a.get()}, make_hello("model-1", "plan-1", wire::BFLOAT16, 0, "text"),
-                              Deadline::after(2s));
+  auto hellos =
+      handshake_all({a.get()}, make_hello("model-1", "plan-1", wire::BFLOAT16, 0, "text"), Deadline::after(2s));
   peer.join();
   ASSERT_EQ(hellos.size(), 1u);
   EXPECT_EQ(hellos[0].stage(), "dit0");
@@ -179,7 +179,9 @@ TEST(Handshake, RefusesMismatchesNamingBothSidesValues) {
 
 TEST(Handshake, TimesOutNamingThePeer) {
   auto [a, b] = make_link();
-  EXPECT_EQ(error_of([&] { handshake_all({a.get()}, make_hello("m", "p", wire::FLOAT32, 0, "text"), Deadline::after(50ms)); }),
+  EXPECT_EQ(error_of([&] {
+              handshake_all({a.get()}, make_hello("m", "p", wire::FLOAT32, 0, "text"), Deadline::after(50ms));
+            }),
             "handshake (waiting for the peer's Hello): rank 1 (stage dit0): no message arrived within 50 ms");
 }
 

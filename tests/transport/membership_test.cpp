@@ -1,10 +1,10 @@
 // Membership outside an MPI launcher: a job of one whose collectives are
 // identities, bound to loopback.
+#include "transport/membership.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-
-#include "transport/membership.h"
 
 using namespace baton::transport;
 

@@ -45,10 +45,14 @@ Options parse(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int value = std::atoi(argv[i + 1]);
-    if (flag == "--rounds") o.rounds = value;
-    else if (flag == "--victim") o.victim = value;
-    else if (flag == "--after") o.after = value;
-    else throw UsageError("unknown option " + flag);
+    if (flag == "--rounds")
+      o.rounds = value;
+    else if (flag == "--victim")
+      o.victim = value;
+    else if (flag == "--after")
+      o.after = value;
+    else
+      throw UsageError("unknown option " + flag);
   }
   if (o.mode != "ring" && o.mode != "kill") throw UsageError("mode must be ring or kill");
   if (o.mode == "kill" && o.victim < 0) throw UsageError("kill needs --victim R");

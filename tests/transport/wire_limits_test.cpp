@@ -1,11 +1,12 @@
 // The wire schema's checks: every size is checked against the schema and a
 // bound before anything is allocated, and each refusal names the problem.
+#include "transport/wire_limits.h"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "transport/tensor_codec.h"
-#include "transport/wire_limits.h"
 #include "transport/zmq_frames.h"
 
 using namespace baton;
@@ -80,8 +81,8 @@ TEST(WireLimits, RefusesSizesBeyondTheLimits) {
             "tensor 'r' has 4 dimensions, the limit is 3");
   EXPECT_EQ(refusal(microbatch_with({descriptor("big", wire::UINT8, {10, 200}, 2000)}), limits),
             "tensor 'big' has more than 1000 elements (the limit)");
-  EXPECT_EQ(refusal(microbatch_with({descriptor("p", wire::FLOAT32, {900}, 3600),
-                                     descriptor("q", wire::FLOAT32, {900}, 3600)}),
+  EXPECT_EQ(refusal(microbatch_with(
+                        {descriptor("p", wire::FLOAT32, {900}, 3600), descriptor("q", wire::FLOAT32, {900}, 3600)}),
                     limits),
             "message payloads exceed 4000 bytes (the limit)");
   // A product that would overflow int64 is refused before it is formed.
@@ -113,8 +114,11 @@ TEST(WireLimits, RefusesWrongVersionsEmptyBodiesAndUnknownFields) {
 
   // A field number this schema does not have (field 99, varint 5), inside the descriptor.
   auto with_unknown = microbatch_with({descriptor("x", wire::FLOAT32, {1}, 4)});
-  with_unknown.mutable_microbatch()->mutable_tensors(0)->GetReflection()->MutableUnknownFields(
-      with_unknown.mutable_microbatch()->mutable_tensors(0))->AddVarint(99, 5);
+  with_unknown.mutable_microbatch()
+      ->mutable_tensors(0)
+      ->GetReflection()
+      ->MutableUnknownFields(with_unknown.mutable_microbatch()->mutable_tensors(0))
+      ->AddVarint(99, 5);
   EXPECT_EQ(parse_refusal(with_unknown.SerializeAsString()),
             "header has an unknown Envelope.microbatch.tensors[0] field 99");
 }
@@ -146,10 +150,15 @@ TEST(WireLimits, ChecksControlMessages) {
 }
 
 TEST(ZmqFrames, RoundTripsEveryDtypeAndRank) {
-  const std::vector<at::Tensor> tensors = {
-      at::randn({2, 3, 4}), at::randn({5}).to(at::kBFloat16), at::randn({3, 1, 2, 1}).to(at::kHalf),
-      at::arange(-6, 6, at::kLong).reshape({3, 4}), at::tensor({1, 0, 1}).to(at::kBool), at::scalar_tensor(2.5),
-      at::empty({0, 7}), at::arange(0, 256, at::kLong).to(at::kByte), at::arange(0, 9, at::kInt).t()};
+  const std::vector<at::Tensor> tensors = {at::randn({2, 3, 4}),
+                                           at::randn({5}).to(at::kBFloat16),
+                                           at::randn({3, 1, 2, 1}).to(at::kHalf),
+                                           at::arange(-6, 6, at::kLong).reshape({3, 4}),
+                                           at::tensor({1, 0, 1}).to(at::kBool),
+                                           at::scalar_tensor(2.5),
+                                           at::empty({0, 7}),
+                                           at::arange(0, 256, at::kLong).to(at::kByte),
+                                           at::arange(0, 9, at::kInt).t()};
   Packet packet;
   packet.envelope = microbatch_with({});
   for (size_t i = 0; i < tensors.size(); ++i) {

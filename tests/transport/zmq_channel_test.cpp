@@ -1,6 +1,8 @@
 // The ZeroMQ transport over loopback TCP on free ports: round trips of every
 // dtype, deadlines, the handshake, hostile input at the inbox (a fuzz loop of
 // 10,000 malformed messages, then a valid one), and peer-death detection.
+#include "transport/zmq_channel.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -15,7 +17,6 @@
 #include "core/error.h"
 #include "sample_messages.h"
 #include "transport/tensor_codec.h"
-#include "transport/zmq_channel.h"
 #include "transport/zmq_frames.h"
 #include "transport/zmq_node.h"
 
@@ -44,7 +45,8 @@ struct Pair {
     ab = a->connect({1, "", b->endpoint()});
     ba = b->connect({0, "", a->endpoint()});
     if (!handshake) return;
-    std::thread peer([this] { handshake_all({ba.get()}, make_hello("m", "p", wire::FLOAT32, 1, "dit0"), Deadline::after(5s)); });
+    std::thread peer(
+        [this] { handshake_all({ba.get()}, make_hello("m", "p", wire::FLOAT32, 1, "dit0"), Deadline::after(5s)); });
     handshake_all({ab.get()}, make_hello("m", "p", wire::FLOAT32, 0, "text"), Deadline::after(5s));
     peer.join();
   }
@@ -278,7 +280,10 @@ TEST(ZmqChannel, SurvivesTenThousandMalformedMessagesThenDeliversAValidOne) {
         frames[0] = zmq::message_t(cut.data(), cut.size());
         break;
       }
-      case 2: frames = encode_frames(packet); frames.pop_back(); break;  // a payload missing
+      case 2:
+        frames = encode_frames(packet);
+        frames.pop_back();
+        break;   // a payload missing
       case 3: {  // one payload's size off by a few bytes
         frames = encode_frames(packet);
         size_t k = 1 + rng() % (frames.size() - 1);
@@ -291,10 +296,14 @@ TEST(ZmqChannel, SurvivesTenThousandMalformedMessagesThenDeliversAValidOne) {
         frames = encode_frames(packet);
         break;
       case 5:  // too many tensors
-        for (int k = 0; k < 70; ++k) *header->add_tensors() = describe_tensor("extra" + std::to_string(k), at::zeros({1}));
+        for (int k = 0; k < 70; ++k)
+          *header->add_tensors() = describe_tensor("extra" + std::to_string(k), at::zeros({1}));
         frames = encode_frames(packet);
         break;
-      case 6: packet.envelope.set_protocol_version(1 + rng() % 1000); frames = encode_frames(packet); break;
+      case 6:
+        packet.envelope.set_protocol_version(1 + rng() % 1000);
+        frames = encode_frames(packet);
+        break;
       case 7: {  // an unknown field appended to a valid header (field 50, varint)
         frames = encode_frames(packet);
         std::string h = valid_header + std::string("\x90\x03\x01", 3);
@@ -311,7 +320,9 @@ TEST(ZmqChannel, SurvivesTenThousandMalformedMessagesThenDeliversAValidOne) {
         for (int k = 0; k < 80; ++k) frames.emplace_back(random_bytes(4));
         break;
       }
-      case 10: frames.emplace_back(); break;  // an empty frame
+      case 10:
+        frames.emplace_back();
+        break;    // an empty frame
       case 11: {  // a header frame above the header bound (but under ZeroMQ's frame bound)
         frames.emplace_back(random_bytes(i % 1200 == 11 ? (300 << 10) : 1 + rng() % 50));
         break;
@@ -363,8 +374,8 @@ TEST(ZmqChannel, APeerThatDiesIsNoticedAndNamed) {
   auto start = std::chrono::steady_clock::now();
   pair.ba.reset();
   pair.b.reset();
-  const std::string lost = "rank 1 (stage dit0) at " + endpoint +
-                           ": the connection was lost (the process died or the network failed)";
+  const std::string lost =
+      "rank 1 (stage dit0) at " + endpoint + ": the connection was lost (the process died or the network failed)";
   EXPECT_EQ(error_of([&] { pair.ab->receive(Deadline::after(10s)); }), lost);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_EQ(error_of([&] { pair.ab->send(test::sample_message(2), Deadline::after(1s)); }), lost);
@@ -409,8 +420,12 @@ TEST(ZmqChannel, ShutdownEndsTheStreamAndTheDisconnectIsNoFailure) {
 TEST(ZmqChannel, RefusesASecondChannelToTheSamePeer) {
   ZmqNode a(node_options(0));
   auto first = a.connect({1, "", "tcp://127.0.0.1:1"});
-  EXPECT_EQ(error_of([&] { a.connect({1, "", "tcp://127.0.0.1:1"}); }),
+  EXPECT_EQ(error_of([&] {
+              a.connect({1, "", "tcp://127.0.0.1:1"});
+            }),
             "ZeroMQ transport: rank 0 already has a channel to rank 1");
-  EXPECT_EQ(error_of([&] { a.connect({2, "", "10.0.0.1:5"}); }),
+  EXPECT_EQ(error_of([&] {
+              a.connect({2, "", "10.0.0.1:5"});
+            }),
             "ZeroMQ transport: endpoint of rank 2 is '10.0.0.1:5', expected tcp://HOST:PORT");
 }
