@@ -90,12 +90,17 @@ void check_mpi(int code, const std::string& what) {
 }
 
 // Nonblocking collectives polled against a deadline: MPI itself has none.
-void wait_for(MPI_Request& request, const std::string& what, std::chrono::milliseconds timeout) {
+// `broken` is set when one fails: MPI cannot be finalised after that.
+void wait_for(MPI_Request& request, const std::string& what, std::chrono::milliseconds timeout, bool& broken) {
+  broken = true;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     int done = 0;
     check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), what);
-    if (done) return;
+    if (done) {
+      broken = false;
+      return;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       char budget[32];
       std::snprintf(budget, sizeof budget, "%.1f s", timeout.count() / 1000.0);
@@ -152,7 +157,7 @@ std::unique_ptr<Membership> Membership::join(const MembershipOptions& options) {
 
 Membership::~Membership() {
 #ifdef BATON_WITH_MPI
-  if (owns_mpi_) {
+  if (owns_mpi_ && !broken_) {  // after a failed collective MPI_Finalize could wait forever
     int finalised = 0;
     MPI_Finalized(&finalised);
     if (!finalised) MPI_Finalize();
@@ -180,7 +185,7 @@ std::vector<std::string> Membership::allgather(const std::string& value) const {
   MPI_Request request;
   check_mpi(MPI_Iallgather(&length, 1, MPI_INT64_T, lengths.data(), 1, MPI_INT64_T, MPI_COMM_WORLD, &request),
             "allgather");
-  wait_for(request, "allgather of lengths", options_.collective_timeout);
+  wait_for(request, "allgather of lengths", options_.collective_timeout, broken_);
   std::vector<int> counts(size_), displacements(size_);
   int total = 0;
   for (int r = 0; r < size_; ++r) {
@@ -194,7 +199,7 @@ std::vector<std::string> Membership::allgather(const std::string& value) const {
   check_mpi(MPI_Iallgatherv(value.data(), counts[rank_], MPI_CHAR, buffer.data(), counts.data(), displacements.data(),
                             MPI_CHAR, MPI_COMM_WORLD, &request),
             "allgather");
-  wait_for(request, "allgather", options_.collective_timeout);
+  wait_for(request, "allgather", options_.collective_timeout, broken_);
   std::vector<std::string> values(size_);
   for (int r = 0; r < size_; ++r) values[r] = buffer.substr(displacements[r], counts[r]);
   return values;
@@ -212,11 +217,11 @@ std::string Membership::broadcast(const std::string& value, int root) const {
   int64_t length = rank_ == root ? static_cast<int64_t>(value.size()) : 0;
   MPI_Request request;
   check_mpi(MPI_Ibcast(&length, 1, MPI_INT64_T, root, MPI_COMM_WORLD, &request), "broadcast");
-  wait_for(request, "broadcast of the length", options_.collective_timeout);
+  wait_for(request, "broadcast of the length", options_.collective_timeout, broken_);
   require(length >= 0 && length <= kMaxCollectiveBytes, "broadcast: bad length " + std::to_string(length));
   std::string buffer = rank_ == root ? value : std::string(static_cast<size_t>(length), '\0');
   check_mpi(MPI_Ibcast(buffer.data(), static_cast<int>(length), MPI_CHAR, root, MPI_COMM_WORLD, &request), "broadcast");
-  wait_for(request, "broadcast", options_.collective_timeout);
+  wait_for(request, "broadcast", options_.collective_timeout, broken_);
   return buffer;
 #else
   return value;
@@ -229,7 +234,7 @@ void Membership::barrier() const {
 #ifdef BATON_WITH_MPI
   MPI_Request request;
   check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "barrier");
-  wait_for(request, "barrier", options_.collective_timeout);
+  wait_for(request, "barrier", options_.collective_timeout, broken_);
 #endif
 }
 

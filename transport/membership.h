@@ -63,7 +63,8 @@ class Membership {
   void check_thread(const char* what) const;
 
   bool mpi_ = false;
-  bool owns_mpi_ = false;  // join() initialised MPI, so the destructor finalises it
+  bool owns_mpi_ = false;       // join() initialised MPI, so the destructor finalises it
+  mutable bool broken_ = false;  // a collective failed: never finalise
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;
