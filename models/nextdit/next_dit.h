@@ -19,8 +19,9 @@
 // layers and FFNs run on all rows at once, attention per sample (no padding,
 // no mask), through compat::attention (SDPA on libtorch 2.x CUDA).
 // Precision: float32 on the CPU; on CUDA bf16/fp16 weights and activations with
-// timestep features, RoPE and norm statistics in float32. No host syncs in a
-// step (caption lengths are host values; RoPE tables are cached per shape).
+// timestep features, RoPE and norm statistics in float32. A step with its
+// inputs on the device makes no host sync (caption lengths are host values;
+// RoPE tables are built once per shape and cached on the device).
 //
 // Guidance (forward_with_cfg, A.12) is sampling/classifier_free_guidance.h.
 #include <ATen/ATen.h>
