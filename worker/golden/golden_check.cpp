@@ -15,8 +15,9 @@ double default_rel_l2_tolerance(at::ScalarType dtype) { return dtype == at::kFlo
 
 GoldenReport check_golden_file(const std::string& path, const GoldenCheckOptions& options) {
   io::SafetensorsFile file(path);
-  auto it = file.metadata().find("config");
-  if (it == file.metadata().end())
+  const auto metadata = file.metadata();  // a copy: iterators must outlive the call
+  auto it = metadata.find("config");
+  if (it == metadata.end())
     throw Error(path + ": no 'config' metadata, so it is not a golden file",
                 "golden files carry the configuration that produced them under the metadata key 'config'");
   nlohmann::json config;
