@@ -22,6 +22,7 @@ class LocalStageNetwork : public StageNetwork {
   void post(const worker::StageAddress& to, worker::StageMessage message) override;
   std::vector<worker::StageAddress> stages() const override;
   std::optional<worker::StageMessage> next(std::chrono::milliseconds timeout) override;
+  const std::vector<std::unique_ptr<worker::StageWorker>>& workers() const { return workers_; }
 
  private:
   struct Inbox {

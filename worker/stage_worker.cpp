@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "core/error.h"
 
 namespace baton::worker {
@@ -70,8 +72,23 @@ std::vector<StageAddress> StageWorker::addresses() const {
   return out;
 }
 
+std::map<std::string, double> StageWorker::busy_seconds() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return busy_;
+}
+
 std::vector<Outgoing> StageWorker::handle(const StageAddress& to, StageMessage message) {
   const uint64_t id = message.request_id;
+  const auto start = std::chrono::steady_clock::now();
+  struct Account {
+    StageWorker* self;
+    std::string name;
+    std::chrono::steady_clock::time_point start;
+    ~Account() {
+      std::lock_guard<std::mutex> lock(self->stats_mutex_);
+      self->busy_[name] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  } account{this, to.name(), start};
   try {
     if (!hosts(to)) throw Error("this worker does not host stage " + to.name());
     if (message.kind == MessageKind::Cancel) {

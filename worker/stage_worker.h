@@ -5,6 +5,7 @@
 // and make the same images.
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -57,6 +58,9 @@ class StageWorker {
   // becomes a Failed message to the coordinator; the worker keeps serving.
   std::vector<Outgoing> handle(const StageAddress& to, StageMessage message);
 
+  // Seconds each local stage spent handling messages ("text", "dit0", "vae").
+  std::map<std::string, double> busy_seconds() const;
+
  private:
   std::vector<Outgoing> on_text(StageMessage& m);
   std::vector<Outgoing> on_dit(int64_t index, StageMessage& m);
@@ -72,6 +76,8 @@ class StageWorker {
   void forget(uint64_t request_id);
 
   PipelineShape shape_;
+  mutable std::mutex stats_mutex_;
+  std::map<std::string, double> busy_;
   std::shared_ptr<TextEncoding> text_;
   std::map<int64_t, std::shared_ptr<DitStage>> dits_;
   std::shared_ptr<ImageDecoding> vae_;

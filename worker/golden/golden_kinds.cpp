@@ -6,6 +6,8 @@ GoldenKind dit_golden_kind();  // dit_golden.cpp
 GoldenKind gemma3_golden_kind();
 GoldenKind jina_golden_kind();
 GoldenKind vae_golden_kind();  // vae_golden.cpp
+GoldenKind scheduler_golden_kind();  // pipeline_golden.cpp
+GoldenKind e2e_golden_kind();        // pipeline_golden.cpp
 
 // One entry per network or pipeline piece; each lives beside this file
 // (dit_golden.cpp, gemma3_golden.cpp, ...).
@@ -15,6 +17,8 @@ const std::vector<GoldenKind>& golden_kinds() {
       gemma3_golden_kind(),
       jina_golden_kind(),
       vae_golden_kind(),
+      scheduler_golden_kind(),
+      e2e_golden_kind(),
   };
   return kinds;
 }

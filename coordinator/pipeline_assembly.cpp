@@ -1,0 +1,141 @@
+#include "coordinator/pipeline_assembly.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "worker/pipeline_stages.h"
+
+namespace baton::coordinator {
+namespace {
+
+using partition::pb::Plan;
+using partition::pb::Stage;
+
+std::vector<const Stage*> stages_of(const Plan& plan, Stage::Kind kind) {
+  std::vector<const Stage*> out;
+  for (const auto& s : plan.stages())
+    if (s.kind() == kind) out.push_back(&s);
+  return out;
+}
+
+at::Device device_of(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    throw Error("plan stage on " + name + " is on another host", "run one rank per host under mpirun");
+  try {
+    return at::Device(name);
+  } catch (const std::exception&) {
+    throw Error("plan names an unknown device '" + name + "'");
+  }
+}
+
+at::TensorOptions options_of(const Stage& s) {
+  return at::TensorOptions().device(device_of(s.device())).dtype(parse_dtype(s.compute_dtype()));
+}
+
+}  // namespace
+
+void check_runnable(const Plan& plan) {
+  for (const auto& s : plan.stages()) {
+    if (s.time_shared())
+      throw Error("the plan time-shares the text stage on " + s.device() + ", which this build cannot run yet",
+                  "give the text stage its own device (--text-on cpu) or more memory");
+    if (s.weight_format() == "int8" || s.weight_format() == "fp8")
+      throw Error("the plan asks for " + s.weight_format() + " weights on " + s.device() +
+                      ", which this build's stages cannot load yet",
+                  "plan with --dtype bf16 or fp32");
+  }
+  const auto text = stages_of(plan, Stage::TEXT);
+  if (text.empty() || stages_of(plan, Stage::DIT).empty() || stages_of(plan, Stage::VAE).empty())
+    throw Error("the plan lacks a text, DiT or VAE stage");
+  if (text.size() > 2) throw Error("the plan splits the text stage over more than two devices; at most two are supported");
+}
+
+std::vector<std::string> plan_devices(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const auto& s : plan.stages())
+    if (std::find(out.begin(), out.end(), s.device()) == out.end()) out.push_back(s.device());
+  return out;
+}
+
+worker::PipelineShape pipeline_shape(const Plan& plan) {
+  return {static_cast<int64_t>(stages_of(plan, Stage::DIT).size()), plan.microbatch_samples() == 1};
+}
+
+nlohmann::json plan_summary(const Plan& plan) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : plan.stages()) {
+    nlohmann::json j = {{"kind", Stage::Kind_Name(s.kind())}, {"device", s.device()}, {"dtype", s.compute_dtype()}};
+    if (s.kind() == Stage::DIT) j["blocks"] = {s.dit_blocks().begin(), s.dit_blocks().end()};
+    if (s.kind() == Stage::TEXT && s.gemma_layers().end() > s.gemma_layers().begin())
+      j["gemma_layers"] = {s.gemma_layers().begin(), s.gemma_layers().end()};
+    stages.push_back(std::move(j));
+  }
+  return {{"stages", stages}, {"microbatch_samples", plan.microbatch_samples()}};
+}
+
+std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const Plan& plan,
+                                                     const std::string& device) {
+  check_runnable(plan);
+  auto w = std::make_unique<worker::StageWorker>(pipeline_shape(plan));
+  bool any = false;
+
+  const auto text = stages_of(plan, Stage::TEXT);
+  if (text.front()->device() == device) {
+    worker::TextStageOptions o;
+    o.gemma = model.text_encoder_config();
+    o.jina = model.clip_config();
+    o.gemma_tokenizer_path = model.tokenizer_path(io::Component::TextEncoder);
+    o.xlmr_tokenizer_path = model.tokenizer_path(io::Component::Clip);
+    o.device = device_of(device);
+    o.dtype = parse_dtype(text.front()->compute_dtype());
+    if (text.size() == 2) {
+      o.gemma_split_layer = text[1]->gemma_layers().begin();
+      o.gemma_second_device = device_of(text[1]->device());
+    }
+    auto gemma = model.weights(io::Component::TextEncoder);
+    auto jina = model.weights(io::Component::Clip);
+    spdlog::info("{}: loading the text stage{}", device,
+                 text.size() == 2 ? " (Gemma split with " + text[1]->device() + ")" : "");
+    w->host_text(std::make_shared<worker::TextStageEncoding>(std::make_unique<worker::TextStage>(o, *gemma, *jina)));
+    any = true;
+  }
+
+  const auto dits = stages_of(plan, Stage::DIT);
+  std::unique_ptr<TensorSource> dit_weights;
+  for (size_t i = 0; i < dits.size(); ++i) {
+    const auto& s = *dits[i];
+    if (s.device() != device) continue;
+    if (!dit_weights) dit_weights = model.weights(io::Component::Transformer);
+    worker::DitStageRange range{s.dit_blocks().begin(), s.dit_blocks().end(), i == 0, i + 1 == dits.size()};
+    spdlog::info("{}: loading DiT stage {} (blocks {}-{}{}{})", device, i, range.begin, range.end,
+                 range.embed ? ", embed" : "", range.head ? ", head" : "");
+    w->host_dit(static_cast<int64_t>(i),
+                std::make_shared<worker::DitStage>(model.transformer_config(), *dit_weights, range, options_of(s)));
+    any = true;
+  }
+
+  const auto& vae = *stages_of(plan, Stage::VAE).front();
+  if (vae.device() == device) {
+    auto weights = model.weights(io::Component::Vae);
+    models::VaeTiling tiling = models::VaeTiling::whole();
+    if (vae.vae_tiling().tiled()) {
+      // The plan counts output pixels per tile plus a halo on each side.
+      const int64_t up = model.vae_config().upscale();
+      const int64_t tile = (vae.vae_tiling().tile_px() + 2 * vae.vae_tiling().halo_px()) / up;
+      tiling = models::VaeTiling{tile, tile, std::max<int64_t>(1, 2 * vae.vae_tiling().halo_px() / up)};
+    }
+    spdlog::info("{}: loading the VAE stage ({})", device, tiling.describe());
+    // The FLUX VAE overflows in fp16 (spec E.1 force_upcast): decode in float32 then.
+    auto options = options_of(vae);
+    if (options.dtype() == at::kHalf) options = options.dtype(at::kFloat);
+    w->host_vae(std::make_shared<worker::VaeStage>(models::VaeDecoder(model.vae_config(), *weights, options),
+                                                   tiling, plan_summary(plan)));
+    any = true;
+  }
+  return any ? std::move(w) : nullptr;
+}
+
+}  // namespace baton::coordinator

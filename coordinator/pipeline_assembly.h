@@ -1,0 +1,34 @@
+#pragma once
+// From a plan to running stages: which StageWorker each device gets, with
+// only its slice of the weights loaded (design.md: a stage loads what it owns).
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "io/model_folder.h"
+#include "partition/plan.pb.h"
+#include "worker/stage_worker.h"
+
+namespace baton::coordinator {
+
+// The stages of the plan on `device` ("cuda:0", "cpu"), as one worker. The
+// text stage goes to the device of the plan's first text stage (a Gemma split
+// over two text stages becomes the text stage's two-device split); DiT stages
+// are numbered in plan order. Returns nullptr when the plan puts nothing there.
+std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const partition::pb::Plan& plan,
+                                                     const std::string& device);
+
+// Every device of the plan that holds a stage, in plan order.
+std::vector<std::string> plan_devices(const partition::pb::Plan& plan);
+
+// How the plan batches CFG branches (microbatch_samples 1 = separate).
+worker::PipelineShape pipeline_shape(const partition::pb::Plan& plan);
+
+// A short summary of the plan for PNG metadata and logs.
+nlohmann::json plan_summary(const partition::pb::Plan& plan);
+
+// Throws Error for what this build cannot run yet (stated in the message).
+void check_runnable(const partition::pb::Plan& plan);
+
+}  // namespace baton::coordinator
