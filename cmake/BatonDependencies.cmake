@@ -5,6 +5,11 @@
 find_package(Torch REQUIRED)
 find_package(Threads REQUIRED)
 find_package(Protobuf REQUIRED)
+# Link protobuf by file: pip's libtorch (protobuf linked in statically) may
+# have defined an empty protobuf::libprotobuf target before we looked.
+add_library(baton_protobuf INTERFACE)
+target_link_libraries(baton_protobuf INTERFACE ${Protobuf_LIBRARIES})
+target_include_directories(baton_protobuf SYSTEM INTERFACE ${Protobuf_INCLUDE_DIRS})
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(CLI11 REQUIRED)
