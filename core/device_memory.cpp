@@ -10,6 +10,8 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <mutex>
+
 #include "core/error.h"
 
 namespace baton {
@@ -22,7 +24,14 @@ int cuda_device_count() {
 // Index 0 of the stat arrays is the aggregate over pools (StatType moved
 // namespaces between libtorch releases; its value did not).
 namespace {
-c10::DeviceIndex index_of(const c10::Device& d) { return d.has_index() ? d.index() : c10::cuda::current_device(); }
+c10::DeviceIndex index_of(const c10::Device& d) {
+  const auto index = d.has_index() ? d.index() : c10::cuda::current_device();
+  // The caching allocator sets itself up on the first allocation; its stats
+  // calls before that fail with "Invalid device argument".
+  static std::once_flag once;
+  std::call_once(once, [] { at::empty({1}, at::TensorOptions().device(at::kCUDA)); });
+  return index;
+}
 }  // namespace
 
 DeviceMemoryInfo device_memory_info(const c10::Device& device) {
