@@ -1,5 +1,7 @@
 #include "core/torch_compat.h"
 
+#include <ATen/Context.h>
+
 #include <cmath>
 
 namespace baton::compat {
@@ -80,6 +82,12 @@ bool supports_compute_dtype(const at::Device& device, at::ScalarType dtype) {
 #else
   return false;
 #endif
+}
+
+void set_exact_float32(bool exact) {
+  auto& ctx = at::globalContext();
+  ctx.setAllowTF32CuDNN(!exact);
+  ctx.setFloat32MatmulPrecision(exact ? "highest" : "high");
 }
 
 const char* torch_version() { return TORCH_VERSION; }

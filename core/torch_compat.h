@@ -30,6 +30,10 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // from 2.2; 1.13 has no CPU fp16 matmul).
 bool supports_compute_dtype(const at::Device& device, at::ScalarType dtype);
 
+// float32 on CUDA as IEEE float32 (no TF32 in matmuls and convolutions), as
+// the golden references compute; false restores libtorch's defaults.
+void set_exact_float32(bool exact);
+
 // Human-readable libtorch version, e.g. "1.13.0".
 const char* torch_version();
 

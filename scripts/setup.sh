@@ -47,7 +47,11 @@ if [ -n "$torch_cuda" ]; then
   # the system g++ links libstdc++.so first so those names bind to it. A g++
   # that links libstdc++ statically (as /opt/gcc's wrapper does) binds them
   # to libtorch's copies instead.
-  if [ -z "${CXX:-}" ] && [ -x /usr/bin/g++ ]; then export CXX=/usr/bin/g++ CC=/usr/bin/gcc; fi
+  cxx=${CXX:-g++}
+  if [ "$($cxx -print-file-name=libstdc++.so 2>/dev/null)" = "libstdc++.so" ] && [ -x /usr/bin/g++ ]; then
+    say "$cxx links libstdc++ statically; building with /usr/bin/g++ instead"
+    export CXX=/usr/bin/g++ CC=/usr/bin/gcc
+  fi
 else
   pkgs+=(libtorch-dev)
 fi
@@ -78,6 +82,9 @@ fi
 
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
-cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$build_type"
+compiler=()
+[ -n "${CXX:-}" ] && compiler=(-DCMAKE_CXX_COMPILER="$CXX")
+[ -n "${CC:-}" ] && compiler+=(-DCMAKE_C_COMPILER="$CC")
+cmake -S . -B "$build_dir" "${generator[@]}" "${compiler[@]}" -DCMAKE_BUILD_TYPE="$build_type"
 cmake --build "$build_dir" -j "$(nproc)"
 say "built $build_dir/cli/baton"

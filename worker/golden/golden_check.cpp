@@ -1,6 +1,7 @@
 #include "worker/golden/golden_check.h"
 
 #include "core/error.h"
+#include "core/torch_compat.h"
 
 namespace baton::worker {
 
@@ -14,6 +15,8 @@ bool GoldenReport::ok() const {
 double default_rel_l2_tolerance(at::ScalarType dtype) { return dtype == at::kFloat || dtype == at::kDouble ? 1e-4 : 2e-2; }
 
 GoldenReport check_golden_file(const std::string& path, const GoldenCheckOptions& options) {
+  // References are computed in IEEE float32: no TF32 shortcuts when checking fp32.
+  compat::set_exact_float32(options.dtype == at::kFloat);
   io::SafetensorsFile file(path);
   const auto metadata = file.metadata();  // a copy: iterators must outlive the call
   auto it = metadata.find("config");
