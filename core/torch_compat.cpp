@@ -85,9 +85,9 @@ bool supports_compute_dtype(const at::Device& device, at::ScalarType dtype) {
 }
 
 void set_exact_float32(bool exact) {
-  auto& ctx = at::globalContext();
-  ctx.setAllowTF32CuDNN(!exact);
-  ctx.setFloat32MatmulPrecision(exact ? "highest" : "high");
+  // Matmuls already default to IEEE float32 ("highest"); cuDNN convolutions
+  // default to TF32.
+  at::globalContext().setAllowTF32CuDNN(!exact);
 }
 
 const char* torch_version() { return TORCH_VERSION; }
