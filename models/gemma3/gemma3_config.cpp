@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config_field.h"
 #include "core/error.h"
 
 namespace baton::models {
@@ -13,18 +14,6 @@ std::vector<bool> pattern_layers(int64_t n, int64_t pattern) {
   return g;
 }
 
-template <typename T>
-void take(const nlohmann::json& j, const char* key, T& field, std::vector<std::string>* defaulted) {
-  if (j.contains(key) && !j[key].is_null()) {
-    try {
-      field = j[key].get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(std::string("text encoder config key '") + key + "' has the wrong type: " + j[key].dump());
-    }
-  } else if (defaulted) {
-    defaulted->push_back(key);
-  }
-}
 
 }  // namespace
 
@@ -38,18 +27,18 @@ Gemma3Config Gemma3Config::from_json(const nlohmann::json& root, std::vector<std
   if (!root.is_object()) throw Error("text encoder config is not a JSON object");
   const nlohmann::json& j = root.contains("text_config") ? root["text_config"] : root;
   Gemma3Config c;
-  take(j, "hidden_size", c.hidden_size, defaulted);
-  take(j, "num_hidden_layers", c.num_hidden_layers, defaulted);
-  take(j, "num_attention_heads", c.num_attention_heads, defaulted);
-  take(j, "num_key_value_heads", c.num_key_value_heads, defaulted);
-  take(j, "head_dim", c.head_dim, defaulted);
-  take(j, "intermediate_size", c.intermediate_size, defaulted);
-  take(j, "vocab_size", c.vocab_size, defaulted);
-  take(j, "rms_norm_eps", c.rms_norm_eps, defaulted);
-  take(j, "query_pre_attn_scalar", c.query_pre_attn_scalar, defaulted);
-  take(j, "sliding_window", c.sliding_window, defaulted);
-  take(j, "pad_token_id", c.pad_token_id, defaulted);
-  take(j, "bos_token_id", c.bos_token_id, defaulted);
+  read_config_field(j, "hidden_size", c.hidden_size, defaulted, "text encoder");
+  read_config_field(j, "num_hidden_layers", c.num_hidden_layers, defaulted, "text encoder");
+  read_config_field(j, "num_attention_heads", c.num_attention_heads, defaulted, "text encoder");
+  read_config_field(j, "num_key_value_heads", c.num_key_value_heads, defaulted, "text encoder");
+  read_config_field(j, "head_dim", c.head_dim, defaulted, "text encoder");
+  read_config_field(j, "intermediate_size", c.intermediate_size, defaulted, "text encoder");
+  read_config_field(j, "vocab_size", c.vocab_size, defaulted, "text encoder");
+  read_config_field(j, "rms_norm_eps", c.rms_norm_eps, defaulted, "text encoder");
+  read_config_field(j, "query_pre_attn_scalar", c.query_pre_attn_scalar, defaulted, "text encoder");
+  read_config_field(j, "sliding_window", c.sliding_window, defaulted, "text encoder");
+  read_config_field(j, "pad_token_id", c.pad_token_id, defaulted, "text encoder");
+  read_config_field(j, "bos_token_id", c.bos_token_id, defaulted, "text encoder");
   // The RoPE tables come as rope_theta/rope_scaling/rope_local_base_freq (transformers
   // 4.x), as rope_parameters per layer type (5.x) or as rope_global/rope_local (golden files).
   auto rope_block = [&](const char* key, const char* v5_key) -> const nlohmann::json* {
@@ -62,22 +51,22 @@ Gemma3Config Gemma3Config::from_json(const nlohmann::json& root, std::vector<std
   const nlohmann::json* rope_global = rope_block("rope_global", "full_attention");
   const nlohmann::json* rope_local = rope_block("rope_local", "sliding_attention");
   if (rope_global) {
-    take(*rope_global, "rope_theta", c.rope_theta, defaulted);
+    read_config_field(*rope_global, "rope_theta", c.rope_theta, defaulted, "text encoder");
     c.rope_scaling_factor = rope_global->value("factor", 1.0);
   } else {
-    take(j, "rope_theta", c.rope_theta, defaulted);
+    read_config_field(j, "rope_theta", c.rope_theta, defaulted, "text encoder");
     if (j.contains("rope_scaling") && j["rope_scaling"].is_object() && j["rope_scaling"].contains("factor"))
       c.rope_scaling_factor = j["rope_scaling"]["factor"].get<double>();
     else if (defaulted)
       defaulted->push_back("rope_scaling");
   }
-  take(rope_local ? *rope_local : j, rope_local ? "rope_theta" : "rope_local_base_freq", c.rope_local_base_freq,
-       defaulted);
+  read_config_field(rope_local ? *rope_local : j, rope_local ? "rope_theta" : "rope_local_base_freq", c.rope_local_base_freq,
+       defaulted, "text encoder");
   if (j.contains("layer_types") && j["layer_types"].is_array()) {
     for (const auto& t : j["layer_types"]) c.global_layers.push_back(t.get<std::string>() == "full_attention");
   } else {
     int64_t pattern = 6;
-    take(j, "sliding_window_pattern", pattern, defaulted);
+    read_config_field(j, "sliding_window_pattern", pattern, defaulted, "text encoder");
     c.global_layers = pattern_layers(c.num_hidden_layers, pattern);
   }
   c.validate();

@@ -2,24 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config_field.h"
 #include "core/error.h"
 
 namespace baton::models {
-namespace {
-template <typename T>
-void take(const nlohmann::json& j, const char* key, T& field, std::vector<std::string>* defaulted) {
-  if (j.contains(key) && !j[key].is_null()) {
-    try {
-      field = j[key].get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(std::string("clip config key '") + key + "' has the wrong type: " + j[key].dump());
-    }
-  } else if (defaulted) {
-    defaulted->push_back(key);
-  }
-}
-}  // namespace
-
 JinaConfig JinaConfig::released() { return JinaConfig{}; }
 
 JinaConfig JinaConfig::from_json(const nlohmann::json& root, std::vector<std::string>* defaulted) {
@@ -37,17 +23,17 @@ JinaConfig JinaConfig::from_json(const nlohmann::json& root, std::vector<std::st
       if (!merged.contains(it.key())) merged[it.key()] = it.value();
     j = &merged;
   }
-  take(*j, "hidden_size", c.hidden_size, defaulted);
-  take(*j, "num_hidden_layers", c.num_hidden_layers, defaulted);
-  take(*j, "num_attention_heads", c.num_attention_heads, defaulted);
-  take(*j, "intermediate_size", c.intermediate_size, defaulted);
-  take(*j, "vocab_size", c.vocab_size, defaulted);
-  take(*j, "type_vocab_size", c.type_vocab_size, defaulted);
-  take(*j, "rotary_emb_base", c.rotary_emb_base, defaulted);
-  take(*j, "layer_norm_eps", c.layer_norm_eps, defaulted);
-  take(*j, "pad_token_id", c.pad_token_id, defaulted);
-  take(*j, "lora_rank", c.lora_rank, defaulted);
-  take(*j, "lora_alpha", c.lora_alpha, defaulted);
+  read_config_field(*j, "hidden_size", c.hidden_size, defaulted, "clip");
+  read_config_field(*j, "num_hidden_layers", c.num_hidden_layers, defaulted, "clip");
+  read_config_field(*j, "num_attention_heads", c.num_attention_heads, defaulted, "clip");
+  read_config_field(*j, "intermediate_size", c.intermediate_size, defaulted, "clip");
+  read_config_field(*j, "vocab_size", c.vocab_size, defaulted, "clip");
+  read_config_field(*j, "type_vocab_size", c.type_vocab_size, defaulted, "clip");
+  read_config_field(*j, "rotary_emb_base", c.rotary_emb_base, defaulted, "clip");
+  read_config_field(*j, "layer_norm_eps", c.layer_norm_eps, defaulted, "clip");
+  read_config_field(*j, "pad_token_id", c.pad_token_id, defaulted, "clip");
+  read_config_field(*j, "lora_rank", c.lora_rank, defaulted, "clip");
+  read_config_field(*j, "lora_alpha", c.lora_alpha, defaulted, "clip");
   c.validate();
   return c;
 }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config_field.h"
 #include "core/error.h"
 
 namespace baton::models {
@@ -14,43 +15,28 @@ int64_t NextDitConfig::ffn_hidden() const {
 
 NextDitConfig NextDitConfig::released() { return NextDitConfig{}; }
 
-namespace {
-template <typename T>
-void take(const nlohmann::json& j, const char* key, T& field, std::vector<std::string>* defaulted) {
-  if (j.contains(key) && !j[key].is_null()) {
-    try {
-      field = j[key].get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(std::string("config key '") + key + "' has the wrong type: " + j[key].dump());
-    }
-  } else if (defaulted) {
-    defaulted->push_back(key);
-  }
-}
-}  // namespace
-
 NextDitConfig NextDitConfig::from_json(const nlohmann::json& j, std::vector<std::string>* defaulted) {
   if (!j.is_object()) throw Error("transformer config is not a JSON object");
   NextDitConfig c;
-  take(j, "patch_size", c.patch_size, defaulted);
-  take(j, "in_channels", c.in_channels, defaulted);
-  take(j, "dim", c.dim, defaulted);
-  take(j, "n_layers", c.n_layers, defaulted);
-  take(j, "n_refiner_layers", c.n_refiner_layers, defaulted);
-  take(j, "n_heads", c.n_heads, defaulted);
-  take(j, "n_kv_heads", c.n_kv_heads, defaulted);
-  take(j, "multiple_of", c.multiple_of, defaulted);
+  read_config_field(j, "patch_size", c.patch_size, defaulted, "transformer");
+  read_config_field(j, "in_channels", c.in_channels, defaulted, "transformer");
+  read_config_field(j, "dim", c.dim, defaulted, "transformer");
+  read_config_field(j, "n_layers", c.n_layers, defaulted, "transformer");
+  read_config_field(j, "n_refiner_layers", c.n_refiner_layers, defaulted, "transformer");
+  read_config_field(j, "n_heads", c.n_heads, defaulted, "transformer");
+  read_config_field(j, "n_kv_heads", c.n_kv_heads, defaulted, "transformer");
+  read_config_field(j, "multiple_of", c.multiple_of, defaulted, "transformer");
   if (j.contains("ffn_dim_multiplier") && !j["ffn_dim_multiplier"].is_null())
     c.ffn_dim_multiplier = j["ffn_dim_multiplier"].get<double>();
-  take(j, "norm_eps", c.norm_eps, defaulted);
+  read_config_field(j, "norm_eps", c.norm_eps, defaulted, "transformer");
   // The released config.json has no qk_norm/cap_feat_dim: loaders hard-code
   // qk_norm=True and take cap_feat_dim from the text encoder (spec F.1).
-  take(j, "qk_norm", c.qk_norm, defaulted);
-  take(j, "cap_feat_dim", c.cap_feat_dim, defaulted);
-  take(j, "axes_dims", c.axes_dims, defaulted);
-  take(j, "axes_lens", c.axes_lens, defaulted);
-  take(j, "rope_theta", c.rope_theta, defaulted);
-  take(j, "clip_text_dim", c.clip_text_dim, defaulted);
+  read_config_field(j, "qk_norm", c.qk_norm, defaulted, "transformer");
+  read_config_field(j, "cap_feat_dim", c.cap_feat_dim, defaulted, "transformer");
+  read_config_field(j, "axes_dims", c.axes_dims, defaulted, "transformer");
+  read_config_field(j, "axes_lens", c.axes_lens, defaulted, "transformer");
+  read_config_field(j, "rope_theta", c.rope_theta, defaulted, "transformer");
+  read_config_field(j, "clip_text_dim", c.clip_text_dim, defaulted, "transformer");
   c.validate();
   return c;
 }

@@ -2,37 +2,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config_field.h"
 #include "core/error.h"
 
 namespace baton::models {
-namespace {
-template <typename T>
-void take(const nlohmann::json& j, const char* key, T& field, std::vector<std::string>* defaulted) {
-  if (j.contains(key) && !j[key].is_null()) {
-    try {
-      field = j[key].get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(std::string("vae config key '") + key + "' has the wrong type: " + j[key].dump());
-    }
-  } else if (defaulted) {
-    defaulted->push_back(key);
-  }
-}
-}  // namespace
-
 VaeConfig VaeConfig::released() { return VaeConfig{}; }
 
 VaeConfig VaeConfig::from_json(const nlohmann::json& j, std::vector<std::string>* defaulted) {
   if (!j.is_object()) throw Error("vae config is not a JSON object");
   VaeConfig c;
-  take(j, "latent_channels", c.latent_channels, defaulted);
-  take(j, "out_channels", c.out_channels, defaulted);
-  take(j, "block_out_channels", c.block_out_channels, defaulted);
-  take(j, "layers_per_block", c.layers_per_block, defaulted);
-  take(j, "norm_num_groups", c.norm_num_groups, defaulted);
-  take(j, "mid_block_add_attention", c.mid_block_add_attention, defaulted);
-  take(j, "scaling_factor", c.scaling_factor, defaulted);
-  take(j, "shift_factor", c.shift_factor, defaulted);
+  read_config_field(j, "latent_channels", c.latent_channels, defaulted, "vae");
+  read_config_field(j, "out_channels", c.out_channels, defaulted, "vae");
+  read_config_field(j, "block_out_channels", c.block_out_channels, defaulted, "vae");
+  read_config_field(j, "layers_per_block", c.layers_per_block, defaulted, "vae");
+  read_config_field(j, "norm_num_groups", c.norm_num_groups, defaulted, "vae");
+  read_config_field(j, "mid_block_add_attention", c.mid_block_add_attention, defaulted, "vae");
+  read_config_field(j, "scaling_factor", c.scaling_factor, defaulted, "vae");
+  read_config_field(j, "shift_factor", c.shift_factor, defaulted, "vae");
   c.validate();
   return c;
 }
