@@ -5,7 +5,12 @@
 // 193.8 ms at 1024x1024, 69.2 ms at 512x512).
 //
 //   baton_dit_bench --device cuda:0 --dtype bf16 --size 1024 --size 512
+//   baton_dit_bench --device cuda:0 --dtype bf16 --size 1024 --weights bf16,int8,fp8
 //   baton_dit_bench --tiny --device cpu --iters 1      (smoke test of this program)
+//
+// --weights also reports, per 8-bit format, the weight bytes, the device memory
+// after loading and the relative L2 error of the velocity against the dense
+// model (docs/quantization.md).
 //
 // The caption path (cap_embedder + context refiner) runs once per request, so
 // it is timed on its own ("caption ms") and not inside the step.
@@ -21,10 +26,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/byte_size.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/random_tensor_source.h"
+#include "core/tensor_metrics.h"
+#include "core/weight_format.h"
 #include "core/torch_compat.h"
 #include "models/nextdit/next_dit.h"
 #include "sampling/classifier_free_guidance.h"
@@ -49,6 +57,8 @@ struct Options {
   bool json = false;
   bool attention = false;
   std::vector<std::string> sdpa{"auto"};
+  std::vector<std::string> weights;
+  bool fp8_matmul = true;
   uint64_t seed = 1234;
 };
 
@@ -234,7 +244,23 @@ void print_row(const nlohmann::json& row) {
 
 int run(const Options& o) {
   const at::Device device(o.device == "auto" ? (baton::cuda_device_count() > 0 ? "cuda:0" : "cpu") : o.device);
-  const auto dtype = baton::parse_dtype(o.dtype == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : o.dtype);
+  // --weights: the dense entry names the compute dtype; 8-bit entries compute in
+  // it too. The dense model always runs first: it is the 8-bit error reference.
+  std::string dtype_text = o.dtype;
+  std::vector<baton::WeightFormat> formats{baton::WeightFormat::kFp32};
+  for (const auto& w : o.weights) {
+    const auto f = baton::parse_weight_format(w);
+    if (baton::is_8bit(f)) {
+      formats.push_back(f);
+      continue;
+    }
+    if (dtype_text == "auto") dtype_text = w;
+    if (baton::parse_dtype(dtype_text) != baton::parse_dtype(w))
+      throw baton::UsageError("--weights " + w + " with --dtype " + o.dtype,
+                              "dense weights are in the compute dtype; give one of them");
+  }
+  const auto dtype = baton::parse_dtype(dtype_text == "auto" ? (device.is_cuda() ? "bf16" : "fp32") : dtype_text);
+  baton::compat::set_fp8_matmul_enabled(o.fp8_matmul);
   NextDitConfig config = o.tiny ? tiny_config() : NextDitConfig::released();
   if (o.layers >= 0) config.n_layers = o.layers;
   config.validate();
@@ -255,19 +281,7 @@ int run(const Options& o) {
     return 0;
   }
   const auto options = at::TensorOptions().device(device).dtype(dtype);
-  const auto shapes = baton::models::nextdit_tensor_shapes(config);
-  int64_t weight_bytes = 0;
-  for (const auto& kv : shapes) {
-    if (kv.first == "norm_final.weight") continue;  // never used, never loaded
-    int64_t n = 1;
-    for (auto d : kv.second) n *= d;
-    weight_bytes += n * static_cast<int64_t>(c10::elementSize(dtype));
-  }
-  const baton::RandomTensorSource weights(shapes, o.seed);
-  const auto load_start = std::chrono::steady_clock::now();
-  const baton::models::NextDit dit(config, weights, options);
-  baton::synchronize_device(device);
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  const baton::RandomTensorSource weights(baton::models::nextdit_tensor_shapes(config), o.seed);
 
   // Inputs: the CFG pair (cond caption, uncond caption), one latent for both.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
@@ -278,46 +292,87 @@ int run(const Options& o) {
   cap_mask[1].narrow(0, 0, o.captions[1]).fill_(1);
   const auto clip = at::randn({2, config.clip_text_dim}, gen).to(options);
   const auto t_pair = at::full({2}, 0.5, at::TensorOptions().device(device).dtype(at::kFloat));
+  // The error probe: one call at the first size on the same latent for every
+  // weight format, compared with the dense model's velocity.
+  const int64_t probe_hl = sizes.front() / 8;
+  const auto probe_latent = at::randn({1, config.in_channels, probe_hl, probe_hl}, gen).to(options).expand({2, -1, -1, -1});
 
-  nlohmann::json results = nlohmann::json::array();
-  if (!o.json) {
+  if (!o.json)
     std::cout << "Next-DiT guided call: dim " << config.dim << ", " << config.n_layers << " layers, "
               << baton::dtype_name(dtype) << " on " << device.str() << ", libtorch " << baton::compat::torch_version()
-              << "\n"
-              << "weights " << fixed(weight_bytes / 1073741824.0, 2) << " GiB (random, loaded in " << fixed(load_s, 1)
-              << " s); captions " << o.captions[0] << " (cond) + " << o.captions[1] << " (uncond) tokens; median of "
-              << o.iters << " calls after " << o.warmup << " warm-up\n";
-    std::printf("%-10s %-11s %8s %10s %8s %8s %8s %9s %9s %10s\n", "sdpa", "size", "tokens", "median_ms", "min_ms",
-                "max_ms", "TFLOP", "TFLOP/s", "peak_GiB", "caption_ms");
-  }
+              << "\ncaptions " << o.captions[0] << " (cond) + " << o.captions[1] << " (uncond) tokens; median of "
+              << o.iters << " calls after " << o.warmup << " warm-up; random weights\n";
   const StepInputs inputs{cap_feats, cap_mask, clip, t_pair};
-  for (const auto& backend : o.sdpa) {
-    select_sdpa(backend);
-    for (const auto size : sizes) {
-      nlohmann::json row;
-      try {
-        row = measure_step(o, dit, config, device, size, gen, inputs);
-      } catch (const c10::Error& e) {
-        // A kernel family forced with --sdpa may not take these inputs.
-        const std::string what = e.what_without_backtrace();
-        row = {{"size", size}, {"error", what.substr(0, what.find('\n'))}};
+  nlohmann::json results = nlohmann::json::array(), summaries = nlohmann::json::array();
+  at::Tensor reference;  // the dense model's probe velocity
+  for (const auto format : formats) {
+    const std::string name = baton::is_8bit(format) ? baton::weight_format_name(format) : baton::dtype_name(dtype);
+    nlohmann::json summary = {{"weights", name}};
+    at::Tensor probe;
+    {
+      baton::synchronize_device(device);
+      baton::reset_peak_memory(device);
+      const auto load_start = std::chrono::steady_clock::now();
+      const baton::models::NextDit dit(config, weights, options, format);
+      baton::synchronize_device(device);
+      summary["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+      summary["weight_bytes"] = dit.weight_bytes();
+      summary["peak_load_bytes"] = baton::peak_allocated_bytes(device);  // 0 on the CPU
+      baton::reset_peak_memory(device);
+      summary["device_bytes_after_load"] = baton::peak_allocated_bytes(device);
+      probe = dit.forward(probe_latent, t_pair, clip, dit.embed().encode_captions(cap_feats, cap_mask)).to(at::kCPU);
+      if (!o.json) {
+        std::cout << "\n== weights " << name << ": " << baton::format_byte_size(dit.weight_bytes()) << ", loaded in "
+                  << fixed(summary["load_seconds"].get<double>(), 1) << " s";
+        if (device.is_cuda())
+          std::cout << " (device memory: " << baton::format_byte_size(summary["device_bytes_after_load"].get<int64_t>())
+                    << " after loading, peak " << baton::format_byte_size(summary["peak_load_bytes"].get<int64_t>())
+                    << " while loading)";
+        std::cout << "\n";
+        std::printf("%-10s %-11s %8s %10s %8s %8s %8s %9s %9s %10s\n", "sdpa", "size", "tokens", "median_ms", "min_ms",
+                    "max_ms", "TFLOP", "TFLOP/s", "peak_GiB", "caption_ms");
       }
-      row["sdpa"] = backend;
-      if (!o.json) print_row(row);
-      results.push_back(row);
+      for (const auto& backend : o.sdpa) {
+        select_sdpa(backend);
+        for (const auto size : sizes) {
+          nlohmann::json row;
+          try {
+            row = measure_step(o, dit, config, device, size, gen, inputs);
+          } catch (const c10::Error& e) {
+            // A kernel family forced with --sdpa may not take these inputs.
+            const std::string what = e.what_without_backtrace();
+            row = {{"size", size}, {"error", what.substr(0, what.find('\n'))}};
+          }
+          row["sdpa"] = backend;
+          row["weights"] = name;
+          if (!o.json) print_row(row);
+          results.push_back(row);
+        }
+      }
     }
+    if (!reference.defined() && !baton::is_8bit(format)) reference = probe;
+    if (reference.defined() && baton::is_8bit(format)) {
+      summary["velocity_rel_l2_vs_dense"] = baton::relative_l2_error(probe, reference);
+      if (!o.json)
+        std::cout << "velocity vs " << baton::dtype_name(dtype) << " weights (" << sizes.front() << "x" << sizes.front()
+                  << ", t = 0.5, both branches): relative L2 "
+                  << fixed(summary["velocity_rel_l2_vs_dense"].get<double>(), 5) << "\n";
+    }
+    summaries.push_back(summary);
   }
   if (o.json) {
     nlohmann::json out = {{"benchmark", "nextdit_guided_call"},
                           {"device", device.str()},
                           {"dtype", baton::dtype_name(dtype)},
                           {"libtorch", baton::compat::torch_version()},
+                          {"fp8_matmul", baton::compat::fp8_matmul_enabled()},
                           {"config", config.to_json()},
                           {"captions", o.captions},
                           {"iters", o.iters},
                           {"warmup", o.warmup},
-                          {"weight_bytes", weight_bytes},
-                          {"load_seconds", load_s},
+                          {"weight_bytes", summaries.front()["weight_bytes"]},
+                          {"load_seconds", summaries.front()["load_seconds"]},
+                          {"formats", summaries},
                           {"results", results}};
     std::cout << out.dump(2) << "\n";
   }
@@ -342,6 +397,14 @@ int main(int argc, char** argv) {
                  "(all but auto need libtorch 2.5+; default auto)")
       ->delimiter(',')
       ->check(CLI::IsMember({"auto", "flash", "efficient", "cudnn", "math"}));
+  app.add_option("--weights", o.weights,
+                 "weight formats to compare, comma separated: the dense dtype (bf16, fp32, fp16), int8, fp8; the dense "
+                 "model always runs first and is the reference of the 8-bit velocity errors (default: dense only)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "int8", "fp8"}));
+  app.add_option("--fp8-matmul", o.fp8_matmul,
+                 "fp8 weights on the FP8 matrix units (at::_scaled_mm, libtorch 2.5+, compute capability >= 8.9) "
+                 "when true, else dequantised to the compute dtype (default true)");
   app.add_option("--seed", o.seed, "weights and inputs seed");
   app.add_flag("--json", o.json, "print JSON instead of the table");
   app.add_flag("--attention", o.attention,

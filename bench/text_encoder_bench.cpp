@@ -6,6 +6,10 @@
 // saved by never loading Gemma's last layer and final norm.
 //   baton_text_bench --device cuda:0 --dtype bf16 [--json | --json-out FILE]
 //   baton_text_bench --size tiny --device cpu --dtype fp32    (smoke test)
+//   baton_text_bench --device cuda:0 --dtype bf16 --weights int8,fp8
+// --weights adds Gemma3 with 8-bit matrices (models/quantization): weight
+// bytes, speed and the relative L2 error of its features (hidden_states[-2],
+// 2x128 tokens) against the dense model (docs/quantization.md).
 #include <ATen/CPUGeneratorImpl.h>
 #include <CLI/CLI.hpp>
 
@@ -20,6 +24,9 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/random_tensor_source.h"
+#include "core/tensor_metrics.h"
+#include "core/torch_compat.h"
+#include "core/weight_format.h"
 #include "models/gemma3/gemma3_text_model.h"
 #include "models/jina/jina_text_model.h"
 
@@ -90,19 +97,24 @@ struct Shape {
 };
 const Shape kShapes[] = {{2, 128}, {1, 128}, {1, 8}};
 
-nlohmann::json bench_gemma(const std::string& size, const at::Device& device, at::ScalarType dtype, int warmup,
-                           int iters) {
+// `features`: hidden_states[-2] of a fixed 2x128-token batch (on the CPU), the
+// probe the 8-bit formats are compared on.
+nlohmann::json bench_gemma(const std::string& size, const at::Device& device, at::ScalarType dtype,
+                           WeightFormat format, int warmup, int iters, at::Tensor& features) {
   const auto cfg = gemma_config(size);
   nlohmann::json j;
+  j["weights"] = is_8bit(format) ? weight_format_name(format) : dtype_name(dtype);
   j["layers_run"] = cfg.used_layers();
-  j["weights_loaded_bytes"] = table_bytes(models::gemma3_tensor_shapes(cfg), dtype);
-  j["weights_saved_bytes"] =
-      table_bytes(models::gemma3_tensor_shapes(cfg, true), dtype) - j["weights_loaded_bytes"].get<int64_t>();
+  if (!is_8bit(format)) {
+    j["weights_loaded_bytes"] = table_bytes(models::gemma3_tensor_shapes(cfg), dtype);
+    j["weights_saved_bytes"] =
+        table_bytes(models::gemma3_tensor_shapes(cfg, true), dtype) - j["weights_loaded_bytes"].get<int64_t>();
+  }
   // Gemma norms are stored as offsets around 0 (1 + w): norm_offset 0.
   RandomTensorSource weights(models::gemma3_tensor_shapes(cfg), 1, /*norm_offset=*/0.0);
   reset_peak_memory(device);
   const auto t0 = Clock::now();
-  models::Gemma3TextModel model(cfg, weights, at::TensorOptions().device(device).dtype(dtype));
+  models::Gemma3TextModel model(cfg, weights, at::TensorOptions().device(device).dtype(dtype), {}, format);
   synchronize_device(device);
   j["load_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
   j["weight_bytes"] = model.weight_bytes();
@@ -113,6 +125,11 @@ nlohmann::json bench_gemma(const std::string& size, const at::Device& device, at
     auto mask = at::ones({s.batch, s.tokens}, at::TensorOptions().dtype(at::kLong).device(device));
     const std::string key = std::to_string(s.batch) + "x" + std::to_string(s.tokens);
     j["encode_ms"][key] = median_ms(device, warmup, iters, [&] { model.forward(ids, mask); });
+  }
+  {
+    const auto ids = random_ids(2, 128, 4, cfg.vocab_size, 13).to(device);
+    const auto mask = at::ones({2, 128}, at::TensorOptions().dtype(at::kLong).device(device));
+    features = model.forward(ids, mask).to(at::kCPU, at::kFloat);
   }
   j["peak_allocated_bytes"] = peak_allocated_bytes(device);
   j["peak_reserved_bytes"] = peak_reserved_bytes(device);
@@ -146,7 +163,7 @@ void print_table(const nlohmann::json& r) {
   auto gib = [](const nlohmann::json& v) { return format_byte_size(v.get<int64_t>()); };
   std::cout << "device " << r["device"].get<std::string>() << ", dtype " << r["dtype"].get<std::string>() << ", size "
             << r["size"].get<std::string>() << "\n";
-  for (const char* name : {"gemma3", "jina"}) {
+  for (const char* name : {"gemma3", "gemma3_int8", "gemma3_fp8", "jina"}) {
     if (!r.contains(name)) continue;
     const auto& m = r[name];
     std::cout << name << ": weights " << gib(m["weight_bytes"]) << ", load " << m["load_s"].get<double>()
@@ -154,6 +171,9 @@ void print_table(const nlohmann::json& r) {
               << gib(m["peak_allocated_bytes"]) << " (reserved " << gib(m["peak_reserved_bytes"]) << ")\n";
     for (auto it = m["encode_ms"].begin(); it != m["encode_ms"].end(); ++it)
       std::cout << "  encode " << it.key() << " tokens: " << it.value().get<double>() << " ms (median)\n";
+    if (m.contains("features_rel_l2_vs_dense"))
+      std::cout << "  features vs dense (2x128 tokens): relative L2 " << m["features_rel_l2_vs_dense"].get<double>()
+                << "\n";
     if (m.contains("weights_saved_bytes"))
       std::cout << "  layers run: " << m["layers_run"].get<int64_t>() << "; not loading the last layer and the norm saves "
                 << gib(m["weights_saved_bytes"]) << "\n";
@@ -173,6 +193,8 @@ int main(int argc, char** argv) {
   int warmup = 3, iters = 10;
   bool json = false;
   std::string json_out;
+  std::vector<std::string> weights;
+  bool fp8_matmul = true;
   app.add_option("--device", device_name, "cpu or cuda:N")->capture_default_str();
   app.add_option("--dtype", dtype_text, "fp32, bf16 or fp16 (default: bf16 on CUDA, fp32 on a CPU)");
   app.add_option("--size", size, "released or tiny (smoke test)")
@@ -183,6 +205,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--warmup", warmup, "untimed calls first")->capture_default_str();
   app.add_option("--iters", iters, "timed calls (median reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--weights", weights,
+                 "also run Gemma3 with 8-bit matrices, comma separated: int8, fp8 (Jina stays dense; the dense "
+                 "Gemma3 is the reference of their feature errors)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"int8", "fp8"}));
+  app.add_option("--fp8-matmul", fp8_matmul,
+                 "fp8 weights on the FP8 matrix units where available (default true), else dequantised");
   app.add_flag("--json", json, "print one JSON object instead of a table");
   app.add_option("--json-out", json_out, "also write the JSON object to this file");
   CLI11_PARSE(app, argc, argv);
@@ -198,7 +227,17 @@ int main(int argc, char** argv) {
     r["device"] = device.str();
     r["dtype"] = dtype_name(dtype);
     r["size"] = size;
-    if (which != "jina") r["gemma3"] = bench_gemma(size, device, dtype, warmup, iters);
+    compat::set_fp8_matmul_enabled(fp8_matmul);
+    if (which != "jina") {
+      at::Tensor dense_features;
+      r["gemma3"] = bench_gemma(size, device, dtype, WeightFormat::kFp32, warmup, iters, dense_features);
+      for (const auto& w : weights) {
+        at::Tensor features;
+        auto m = bench_gemma(size, device, dtype, parse_weight_format(w), warmup, iters, features);
+        m["features_rel_l2_vs_dense"] = relative_l2_error(features, dense_features);
+        r["gemma3_" + w] = m;
+      }
+    }
     if (which != "gemma3") r["jina"] = bench_jina(size, device, dtype, warmup, iters);
     r["baseline"] = {{"source", "baselines.md (H200, PyTorch 2.11 bf16)"},
                      {"gemma3_2x128_ms", 37.0},

@@ -50,6 +50,7 @@ Command add_verify_command(CLI::App& root) {
     std::vector<std::string> files;
     std::string device = "cpu";
     std::string dtype = "fp32";
+    std::string weights;
   };
   auto options = std::make_shared<Options>();
   app->add_option("files", options->files, "golden safetensors files (e.g. tests/data/dit_a.safetensors)")
@@ -58,14 +59,21 @@ Command add_verify_command(CLI::App& root) {
   app->add_option("--dtype", options->dtype,
                   "fp32, bf16 or fp16 (default fp32); tolerance 1e-4 in fp32, 2e-2 otherwise (guided outputs: "
                   "times the guidance's error amplification sqrt(s^2 + (1-s)^2))");
+  app->add_option("--weights", options->weights,
+                  "int8 or fp8: store the big matrices of dit and gemma3 golden models in 8 bits "
+                  "(docs/quantization.md) with looser tolerances (dit: + 1.5e-2 int8, + 5e-2 fp8; gemma3: + 5e-2, + 0.25); "
+                  "other kinds stay dense")
+      ->check(CLI::IsMember({"int8", "fp8"}));
   return {app, [options] {
             worker::GoldenCheckOptions check;
             check.dtype = parse_dtype(options->dtype);
             check.device = parse_device(options->device);
+            if (!options->weights.empty()) check.weights = parse_weight_format(options->weights);
             bool all_ok = true;
             for (const auto& file : options->files) {
               try {
                 const auto report = worker::check_golden_file(file, check);
+                if (!report.note.empty()) std::cout << file << "  " << report.note << std::endl;
                 for (const auto& out : report.outputs)
                   std::cout << file << "  " << report.kind << "  " << out.name << "  " << out.metric << " "
                             << format_error(out.error) << "  tol " << format_error(out.tolerance) << "  "

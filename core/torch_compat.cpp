@@ -2,7 +2,18 @@
 
 #include <ATen/Context.h>
 
+#include <atomic>
 #include <cmath>
+
+#if BATON_TORCH_AT_LEAST(2, 5) && defined(BATON_WITH_CUDA)
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+#define BATON_HAS_FP8_MATMUL 1
+#endif
 
 namespace baton::compat {
 namespace {
@@ -37,7 +48,118 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   return at::matmul(probs, vf).to(q.scalar_type());
 }
 
+std::atomic<bool> fp8_matmul_on{true};
+
+#ifdef BATON_HAS_FP8_MATMUL
+// What the FP8 matrix units of a device take: any _scaled_mm from compute
+// capability 8.9 (Ada); the row-wise scaled kernel on 9.x (Hopper) only.
+struct Fp8Support {
+  bool matmul = false;
+  bool rowwise = false;
+};
+
+std::mutex fp8_mutex;
+std::map<int, Fp8Support> fp8_devices;  // guarded by fp8_mutex; a device's entry is
+                                        // switched off when its call throws
+
+Fp8Support fp8_support(const at::Device& device) {
+  const int index = device.has_index() ? device.index() : static_cast<int>(c10::cuda::current_device());
+  std::lock_guard<std::mutex> lock(fp8_mutex);
+  auto it = fp8_devices.find(index);
+  if (it != fp8_devices.end()) return it->second;
+  int major = 0, minor = 0;
+  Fp8Support s;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, index) == cudaSuccess &&
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, index) == cudaSuccess) {
+    s.matmul = major > 8 || (major == 8 && minor >= 9);
+    s.rowwise = major == 9;
+  }
+  fp8_devices[index] = s;
+  return s;
+}
+
+void disable_fp8(const at::Device& device, bool rowwise_only, const c10::Error& e) {
+  const int index = device.has_index() ? device.index() : static_cast<int>(c10::cuda::current_device());
+  std::lock_guard<std::mutex> lock(fp8_mutex);
+  auto& s = fp8_devices[index];
+  (rowwise_only ? s.rowwise : s.matmul) = false;
+  spdlog::warn("fp8 weights on {}: {} at::_scaled_mm failed ({}); using {} from now on", device.str(),
+               rowwise_only ? "row-wise" : "tensor-wise", e.what_without_backtrace(),
+               rowwise_only ? "one activation scale per tensor" : "dequantised weights");
+}
+
+// y = (x8 * x_scale) @ (w8 * w_scale)^T in `dtype`. Row-wise: x_scale [M, 1],
+// w_scale [1, N], both applied in the GEMM. Tensor-wise: one activation scale,
+// the weight's row scales multiply the output columns afterwards.
+at::Tensor scaled_fp8_matmul(const at::Tensor& x2, const at::Tensor& codes, const at::Tensor& scale, bool rowwise) {
+  const auto dtype = x2.scalar_type();
+  const int64_t M = x2.size(0), N = codes.size(0);
+  // max |x| / 448 per row or for the tensor; the factor is rounded to x's dtype
+  // and its exact inverse is what the GEMM multiplies back (|x * factor| <= 450,
+  // which e4m3 rounds to 448, never to NaN).
+  const auto amax = rowwise ? at::linalg_vector_norm(x2, INFINITY, at::IntArrayRef{1}, /*keepdim=*/true)
+                            : at::linalg_vector_norm(x2, INFINITY);
+  const auto factor = (448.0 / amax.to(at::kFloat).clamp_min(1e-12)).to(dtype);
+  const auto x8 = (x2 * factor).to(at::kFloat8_e4m3fn);
+  const auto w8 = codes.view(at::kFloat8_e4m3fn).t();  // [K, N], column-major as _scaled_mm wants
+  if (rowwise) {
+    // Some 2.x row-wise kernels read the activation scales in blocks of 256
+    // rows (pytorch#133334): pad the buffer so such reads stay inside it.
+    const int64_t padded = (M + 255) / 256 * 256;
+    auto x_scale = at::ones({padded, 1}, x2.options().dtype(at::kFloat)).narrow(0, 0, M);
+    x_scale.copy_(factor.to(at::kFloat).reciprocal());
+    return at::_scaled_mm(x8, w8, x_scale, scale.view({1, N}), {}, {}, dtype, /*use_fast_accum=*/false);
+  }
+  const auto x_scale = factor.to(at::kFloat).reciprocal();
+  const auto one = at::ones({}, x2.options().dtype(at::kFloat));
+  auto y = at::_scaled_mm(x8, w8, x_scale, one, {}, {}, dtype, /*use_fast_accum=*/false);
+  return y.mul_(scale);
+}
+#endif
+
 }  // namespace
+
+at::Tensor decode_float8_e4m3(const at::Tensor& codes, at::ScalarType dtype) {
+#if BATON_TORCH_AT_LEAST(2, 1)
+  return codes.view(at::kFloat8_e4m3fn).to(dtype);
+#else
+  (void)codes, (void)dtype;
+  return {};
+#endif
+}
+
+void set_fp8_matmul_enabled(bool enabled) { fp8_matmul_on.store(enabled); }
+bool fp8_matmul_enabled() { return fp8_matmul_on.load(); }
+
+at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale) {
+#ifdef BATON_HAS_FP8_MATMUL
+  const auto dtype = x.scalar_type();
+  const int64_t K = codes.size(1), N = codes.size(0);
+  if (!x.is_cuda() || !fp8_matmul_on.load(std::memory_order_relaxed) ||
+      (dtype != at::kBFloat16 && dtype != at::kHalf) || K % 16 != 0 || N % 16 != 0 || x.size(-1) != K)
+    return {};
+  const auto support = fp8_support(x.device());
+  if (!support.matmul) return {};
+  auto sizes = x.sizes().vec();
+  sizes.back() = N;
+  const auto x2 = x.reshape({-1, K}).contiguous();
+  if (support.rowwise && dtype == at::kBFloat16) {
+    try {
+      return scaled_fp8_matmul(x2, codes, scale, true).view(sizes);
+    } catch (const c10::Error& e) {
+      disable_fp8(x.device(), true, e);
+    }
+  }
+  try {
+    return scaled_fp8_matmul(x2, codes, scale, false).view(sizes);
+  } catch (const c10::Error& e) {
+    disable_fp8(x.device(), false, e);
+  }
+#else
+  (void)x, (void)codes, (void)scale;
+#endif
+  return {};
+}
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& key_mask, double scale) {

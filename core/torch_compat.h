@@ -33,6 +33,23 @@ bool supports_compute_dtype(const at::Device& device, at::ScalarType dtype);
 // float32 on CUDA as IEEE float32 (no TF32 in matmuls and convolutions), as
 // the golden references compute; false restores libtorch's defaults.
 void set_exact_float32(bool exact);
+// e4m3 codes (uint8, core/float8.h) -> `dtype` through libtorch's float8 dtype
+// (2.1+, one kernel on any device). Undefined on 1.13, which has no float8 dtype.
+at::Tensor decode_float8_e4m3(const at::Tensor& codes, at::ScalarType dtype);
+
+// x [..., K] (bf16/fp16 on CUDA) times W^T for W = codes * scale, with e4m3
+// weight codes [N, K] (uint8) and a float32 scale per output row [N], on the
+// FP8 matrix units: at::_scaled_mm (libtorch 2.5+, CUDA compute capability
+// >= 8.9). x is quantised to e4m3 on the fly, with a scale per row on Hopper
+// (row-wise _scaled_mm, both scales applied in the GEMM) and one scale for
+// the tensor elsewhere (the weight's row scales then multiply the output
+// columns). Returns an undefined tensor where this path is not available (CPU,
+// libtorch < 2.5, older GPUs, K or N not multiples of 16, or disabled); the
+// caller then dequantises the weight instead.
+at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale);
+// Turns the fp8_linear path off (benchmarks compare it with dequantising).
+void set_fp8_matmul_enabled(bool enabled);
+bool fp8_matmul_enabled();
 
 // Human-readable libtorch version, e.g. "1.13.0".
 const char* torch_version();

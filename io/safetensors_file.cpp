@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "io/float8.h"
+#include "core/float8.h"
 
 namespace baton::io {
 namespace {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/float8.h"
+#include "core/float8.h"
 
 namespace baton::io {
 namespace {

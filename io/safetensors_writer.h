@@ -21,7 +21,7 @@ StDtype st_dtype_of(at::ScalarType dtype);
 class SafetensorsWriter {
  public:
   // Stores `tensor` as its own dtype, or as `dtype` (converted; F8_E4M3 and
-  // F8_E5M2 are encoded from float32, see io/float8.h).
+  // F8_E5M2 are encoded from float32, see core/float8.h).
   void add(const std::string& name, const at::Tensor& tensor);
   void add(const std::string& name, const at::Tensor& tensor, StDtype dtype);
   // A tensor produced only while the file is written, so writing a large

@@ -1,20 +1,20 @@
 #pragma once
-// How weights are stored on a device and what that costs in bytes. 8-bit
-// formats (int8, fp8) are per-output-channel scaled: one byte per matrix
-// element plus one float32 scale per row; vectors (norms, biases) stay 16-bit.
+// What weights cost in bytes on a device. 8-bit formats (int8, fp8) are
+// per-output-channel scaled: one byte per matrix element plus one float32 scale
+// per row; vectors (norms, biases) stay 16-bit. The format itself is
+// core/weight_format.h (the models use the same enum).
 #include <cstdint>
 #include <string>
 
+#include "core/weight_format.h"
 #include "models/nextdit/nextdit_config.h"  // TensorShapes
 
 namespace baton::partition {
 
-enum class WeightFormat { kFp32, kBf16, kFp16, kInt8, kFp8 };
-
-// "fp32", "bf16", "fp16", "int8", "fp8" (and the long dtype names); UsageError otherwise.
-WeightFormat parse_weight_format(const std::string& name);
-std::string weight_format_name(WeightFormat format);
-bool is_8bit(WeightFormat format);
+using baton::is_8bit;
+using baton::parse_weight_format;
+using baton::weight_format_name;
+using baton::WeightFormat;
 // Activations are computed in fp32 for fp32 weights and in bf16 otherwise
 // (fp16 weights compute in fp16).
 std::string compute_dtype_name(WeightFormat format);

@@ -6,13 +6,13 @@
 namespace baton::worker {
 
 DitStage::DitStage(const models::NextDitConfig& config, const TensorSource& weights, DitStageRange range,
-                   const at::TensorOptions& options)
+                   const at::TensorOptions& options, WeightFormat weight_format)
     : config_(config), range_(range), options_(options) {
   require(range.begin >= 0 && range.begin <= range.end && range.end <= config.n_layers,
           "DiT stage: block range [" + std::to_string(range.begin) + ", " + std::to_string(range.end) +
               ") is outside the model's " + std::to_string(config.n_layers) + " blocks");
-  if (range.embed) embed_.emplace(config, weights, options);
-  if (range.end > range.begin) blocks_.emplace(config, weights, range.begin, range.end, options);
+  if (range.embed) embed_.emplace(config, weights, options, weight_format);
+  if (range.end > range.begin) blocks_.emplace(config, weights, range.begin, range.end, options, weight_format);
   if (range.head) head_.emplace(config, weights, options);
 }
 

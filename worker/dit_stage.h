@@ -35,8 +35,10 @@ struct CaptionInput {
 
 class DitStage {
  public:
+  // An 8-bit `weight_format` stores the blocks' linear layers (refiners
+  // included) in 8 bits (models/quantization); dense formats keep options' dtype.
   DitStage(const models::NextDitConfig& config, const TensorSource& weights, DitStageRange range,
-           const at::TensorOptions& options);
+           const at::TensorOptions& options, WeightFormat weight_format = WeightFormat::kFp32);
 
   const DitStageRange& range() const { return range_; }
   const at::TensorOptions& options() const { return options_; }

@@ -13,7 +13,7 @@ namespace baton::models {
 // each is one matrix multiply; norm weights are kept as (1 + w) in float32.
 struct Gemma3TextModel::Layer {
   bool global = false;
-  at::Tensor qkv, o, gate_up, down;
+  LinearWeight qkv, o, gate_up, down;
   at::Tensor input_norm, post_attention_norm, pre_feedforward_norm, post_feedforward_norm, q_norm, k_norm;
 };
 
@@ -24,7 +24,8 @@ int64_t bytes_of(const at::Tensor& t) { return t.defined() ? static_cast<int64_t
 }  // namespace
 
 Gemma3TextModel::Gemma3TextModel(const Gemma3Config& config, const TensorSource& weights,
-                                 const at::TensorOptions& options, Gemma3LayerRange range)
+                                 const at::TensorOptions& options, Gemma3LayerRange range,
+                                 WeightFormat weight_format)
     : config_(config), options_(options) {
   config_.validate();
   const int64_t used = config_.used_layers();
@@ -42,9 +43,15 @@ Gemma3TextModel::Gemma3TextModel(const Gemma3Config& config, const TensorSource&
   };
   const auto f32 = options_.dtype(at::kFloat);
   auto norm = [&](const std::string& name) { return load(name, f32) + 1.0; };  // Gemma's (1 + w)
+  // Matrices stacked along rows (q|k|v, gate|up), each in `weight_format`.
+  auto linear = [&](const std::vector<std::string>& names) {
+    std::vector<LinearWeight::Part> parts;
+    for (const auto& n : names) parts.emplace_back(n, shapes.at(n));
+    return LinearWeight::load(weights, parts, options_, weight_format);
+  };
 
   if (has_embedding()) {
-    embed_tokens_ = load("embed_tokens.weight", options_);
+    embed_tokens_ = linear({"embed_tokens.weight"});
     // sqrt(hidden) rounded in the weight dtype first (bf16 -> 50.5), spec C.2.
     embed_scale_ = at::scalar_tensor(std::sqrt(static_cast<double>(config_.hidden_size)), at::kDouble)
                        .to(options_.dtype().toScalarType())
@@ -54,11 +61,10 @@ Gemma3TextModel::Gemma3TextModel(const Gemma3Config& config, const TensorSource&
     const std::string p = "layers." + std::to_string(i) + ".";
     Layer l;
     l.global = config_.is_global(i);
-    l.qkv = at::cat({load(p + "self_attn.q_proj.weight", options_), load(p + "self_attn.k_proj.weight", options_),
-                     load(p + "self_attn.v_proj.weight", options_)});
-    l.o = load(p + "self_attn.o_proj.weight", options_);
-    l.gate_up = at::cat({load(p + "mlp.gate_proj.weight", options_), load(p + "mlp.up_proj.weight", options_)});
-    l.down = load(p + "mlp.down_proj.weight", options_);
+    l.qkv = linear({p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"});
+    l.o = linear({p + "self_attn.o_proj.weight"});
+    l.gate_up = linear({p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"});
+    l.down = linear({p + "mlp.down_proj.weight"});
     l.input_norm = norm(p + "input_layernorm.weight");
     l.post_attention_norm = norm(p + "post_attention_layernorm.weight");
     l.pre_feedforward_norm = norm(p + "pre_feedforward_layernorm.weight");
@@ -74,11 +80,13 @@ Gemma3TextModel::Gemma3TextModel(Gemma3TextModel&&) noexcept = default;
 Gemma3TextModel& Gemma3TextModel::operator=(Gemma3TextModel&&) noexcept = default;
 
 int64_t Gemma3TextModel::weight_bytes() const {
-  int64_t n = bytes_of(embed_tokens_);
-  for (const auto& l : layers_)
-    for (const auto* t : {&l.qkv, &l.o, &l.gate_up, &l.down, &l.input_norm, &l.post_attention_norm,
-                          &l.pre_feedforward_norm, &l.post_feedforward_norm, &l.q_norm, &l.k_norm})
+  int64_t n = embed_tokens_.defined() ? embed_tokens_.bytes() : 0;
+  for (const auto& l : layers_) {
+    for (const auto* w : {&l.qkv, &l.o, &l.gate_up, &l.down}) n += w->bytes();
+    for (const auto* t : {&l.input_norm, &l.post_attention_norm, &l.pre_feedforward_norm, &l.post_feedforward_norm,
+                          &l.q_norm, &l.k_norm})
       n += bytes_of(*t);
+  }
   return n;
 }
 
@@ -86,7 +94,7 @@ at::Tensor Gemma3TextModel::embed(const at::Tensor& input_ids) const {
   require(has_embedding(), "this Gemma3 piece starts at layer " + std::to_string(begin_) + " and has no embedding",
           "call run_layers with the hidden states of the previous piece");
   check_token_ids(input_ids, config_.vocab_size, "Gemma3");
-  return at::embedding(embed_tokens_, input_ids.to(options_.device()).to(at::kLong)) * embed_scale_;
+  return embed_tokens_.rows_at(input_ids.to(options_.device()).to(at::kLong), dtype()) * embed_scale_;
 }
 
 at::Tensor Gemma3TextModel::run_layers(const at::Tensor& hidden, const at::Tensor& attention_mask) const {
@@ -124,7 +132,7 @@ at::Tensor Gemma3TextModel::run_layers(const at::Tensor& hidden, const at::Tenso
   auto h = hidden.to(options_);
   for (const auto& l : layers_) {
     auto x = compat::rms_norm(h, l.input_norm, eps);
-    auto qkv = at::linear(x, l.qkv);
+    auto qkv = l.qkv.apply(x);
     auto q = qkv.narrow(-1, 0, Hq * D).view({B, L, Hq, D}).transpose(1, 2);
     auto k = qkv.narrow(-1, Hq * D, Hkv * D).view({B, L, Hkv, D}).transpose(1, 2);
     auto v = qkv.narrow(-1, (Hq + Hkv) * D, Hkv * D).view({B, L, Hkv, D}).transpose(1, 2);
@@ -132,13 +140,13 @@ at::Tensor Gemma3TextModel::run_layers(const at::Tensor& hidden, const at::Tenso
     q = apply_rotate_half(compat::rms_norm(q, l.q_norm, eps), rope);
     k = apply_rotate_half(compat::rms_norm(k, l.k_norm, eps), rope);
     auto a = compat::attention(q, k, v.contiguous(), l.global ? global_mask : local_mask, scale);
-    a = at::linear(a.transpose(1, 2).reshape({B, L, Hq * D}), l.o);
+    a = l.o.apply(a.transpose(1, 2).reshape({B, L, Hq * D}));
     h = h + compat::rms_norm(a, l.post_attention_norm, eps);
 
-    auto gate_up = at::linear(compat::rms_norm(h, l.pre_feedforward_norm, eps), l.gate_up);
+    auto gate_up = l.gate_up.apply(compat::rms_norm(h, l.pre_feedforward_norm, eps));
     const int64_t I = config_.intermediate_size;
     auto f = at::gelu(gate_up.narrow(-1, 0, I), "tanh") * gate_up.narrow(-1, I, I);
-    h = h + compat::rms_norm(at::linear(f, l.down), l.post_feedforward_norm, eps);
+    h = h + compat::rms_norm(l.down.apply(f), l.post_feedforward_norm, eps);
   }
   return h;
 }

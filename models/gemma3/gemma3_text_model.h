@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "core/tensor_source.h"
+#include "core/weight_format.h"
 #include "models/gemma3/gemma3_config.h"
+#include "models/quantization/linear_weight.h"
 
 namespace baton::models {
 
@@ -24,10 +26,12 @@ class Gemma3TextModel {
  public:
   // Loads the layers of `range` (and the embedding when range.begin == 0) from
   // `weights` (canonical names: "embed_tokens.weight", "layers.{i}....") onto
-  // options' device in options' dtype (the compute dtype). Throws Error for a
-  // range outside [0, used_layers()] or a missing/misshapen tensor.
+  // options' device in options' dtype (the compute dtype). An 8-bit
+  // `weight_format` stores the embedding and the layers' q/k/v, o, gate/up and
+  // down matrices in 8 bits (models/quantization). Throws Error for a range
+  // outside [0, used_layers()] or a missing/misshapen tensor.
   Gemma3TextModel(const Gemma3Config& config, const TensorSource& weights, const at::TensorOptions& options,
-                  Gemma3LayerRange range = {});
+                  Gemma3LayerRange range = {}, WeightFormat weight_format = WeightFormat::kFp32);
   ~Gemma3TextModel();
   Gemma3TextModel(Gemma3TextModel&&) noexcept;
   Gemma3TextModel& operator=(Gemma3TextModel&&) noexcept;
@@ -56,7 +60,7 @@ class Gemma3TextModel {
   Gemma3Config config_;
   at::TensorOptions options_;
   int64_t begin_ = 0, end_ = 0;
-  at::Tensor embed_tokens_;
+  LinearWeight embed_tokens_;
   double embed_scale_ = 1.0;
   std::vector<Layer> layers_;
 };

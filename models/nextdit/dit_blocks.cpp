@@ -5,7 +5,7 @@
 namespace baton::models {
 
 DitBlocks::DitBlocks(const NextDitConfig& config, const TensorSource& weights, int64_t begin, int64_t end,
-                     const at::TensorOptions& options)
+                     const at::TensorOptions& options, WeightFormat weight_format)
     : config_(config), options_(options), begin_(begin), end_(end), rope_(config) {
   config_.validate();
   require_dit_compute_options(options_);
@@ -13,7 +13,13 @@ DitBlocks::DitBlocks(const NextDitConfig& config, const TensorSource& weights, i
           "DiT block range [" + std::to_string(begin) + ", " + std::to_string(end) + ") is outside [0, " +
               std::to_string(config_.n_layers) + "]");
   for (int64_t i = begin; i < end; ++i)
-    layers_.emplace_back(config_, weights, "layers." + std::to_string(i) + ".", true, options_);
+    layers_.emplace_back(config_, weights, "layers." + std::to_string(i) + ".", true, options_, weight_format);
+}
+
+int64_t DitBlocks::weight_bytes() const {
+  int64_t n = 0;
+  for (const auto& layer : layers_) n += layer.weight_bytes();
+  return n;
 }
 
 JointSequence DitBlocks::forward(const JointSequence& in) const {

@@ -14,9 +14,10 @@ namespace baton::models {
 
 class DitBlocks {
  public:
-  // Loads layers.{begin..end-1}.* only. 0 <= begin <= end <= n_layers.
+  // Loads layers.{begin..end-1}.* only. 0 <= begin <= end <= n_layers. The
+  // blocks' linear layers are stored in `weight_format` when it is 8-bit.
   DitBlocks(const NextDitConfig& config, const TensorSource& weights, int64_t begin, int64_t end,
-            const at::TensorOptions& options);
+            const at::TensorOptions& options, WeightFormat weight_format = WeightFormat::kFp32);
 
   // Runs the blocks on a copy of `in` (moved to this piece's device and dtype);
   // `in` itself is left as it was.
@@ -24,6 +25,8 @@ class DitBlocks {
 
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
+  // Bytes of the weights this piece holds.
+  int64_t weight_bytes() const;
 
  private:
   NextDitConfig config_;

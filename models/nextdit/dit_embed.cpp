@@ -14,7 +14,8 @@ std::string shape_of(const at::Tensor& t) { return t.defined() ? format_shape(t.
 
 }  // namespace
 
-DitEmbed::DitEmbed(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options)
+DitEmbed::DitEmbed(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options,
+                   WeightFormat weight_format)
     : config_(config), options_(options), rope_(config) {
   config_.validate();
   require_dit_compute_options(options_);
@@ -35,8 +36,10 @@ DitEmbed::DitEmbed(const NextDitConfig& config, const TensorSource& weights, con
   x_w_ = load("x_embedder.weight");
   x_b_ = load("x_embedder.bias");
   for (int64_t i = 0; i < config_.n_refiner_layers; ++i) {
-    noise_refiner_.emplace_back(config_, weights, "noise_refiner." + std::to_string(i) + ".", true, options_);
-    context_refiner_.emplace_back(config_, weights, "context_refiner." + std::to_string(i) + ".", false, options_);
+    noise_refiner_.emplace_back(config_, weights, "noise_refiner." + std::to_string(i) + ".", true, options_,
+                                weight_format);
+    context_refiner_.emplace_back(config_, weights, "context_refiner." + std::to_string(i) + ".", false, options_,
+                                  weight_format);
   }
   // f_i = exp(-ln(10000) i / 128) in float32, as the reference computes it.
   const int64_t half = kTimestepFeatures / 2;
@@ -139,6 +142,16 @@ JointSequence DitEmbed::forward(const at::Tensor& x, const at::Tensor& t, const 
   }
   seq.tokens = at::cat(parts, 0);
   return seq;
+}
+
+int64_t DitEmbed::weight_bytes() const {
+  int64_t n = 0;
+  for (const auto* t : {&t_w0_, &t_b0_, &t_w2_, &t_b2_, &clip_norm_, &clip_w_, &clip_b_, &tt_w_, &tt_b_, &cap_norm_,
+                        &cap_w_, &cap_b_, &x_w_, &x_b_})
+    n += static_cast<int64_t>(t->nbytes());
+  for (const auto& b : noise_refiner_) n += b.weight_bytes();
+  for (const auto& b : context_refiner_) n += b.weight_bytes();
+  return n;
 }
 
 }  // namespace baton::models

@@ -20,8 +20,11 @@ namespace baton::models {
 class DitEmbed {
  public:
   // Loads t_embedder, clip_text_pooled_proj, time_text_embed, cap_embedder,
-  // x_embedder, noise_refiner.* and context_refiner.*; nothing else.
-  DitEmbed(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options);
+  // x_embedder, noise_refiner.* and context_refiner.*; nothing else. An 8-bit
+  // `weight_format` applies to the refiner blocks' linear layers; the small
+  // embedders stay dense (docs/quantization.md).
+  DitEmbed(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options,
+           WeightFormat weight_format = WeightFormat::kFp32);
 
   // cap_feats [B, L, cap_feat_dim] (Gemma hidden_states[-2], right padded),
   // cap_mask [B, L] (1 = real token; 1s then 0s, at least one 1 per row).
@@ -39,6 +42,8 @@ class DitEmbed {
 
   const NextDitConfig& config() const { return config_; }
   const at::TensorOptions& options() const { return options_; }
+  // Bytes of the weights this piece holds.
+  int64_t weight_bytes() const;
 
  private:
   NextDitConfig config_;

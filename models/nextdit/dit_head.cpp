@@ -37,4 +37,8 @@ at::Tensor DitHead::forward(const JointSequence& seq) const {
       .to(at::kFloat);
 }
 
+int64_t DitHead::weight_bytes() const {
+  return static_cast<int64_t>(ada_w_.nbytes() + ada_b_.nbytes() + w_.nbytes() + b_.nbytes());
+}
+
 }  // namespace baton::models

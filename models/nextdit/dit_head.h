@@ -18,6 +18,9 @@ class DitHead {
   // The velocity v = x_data - x_noise [B, C, Ht*p, Wt*p] in float32.
   at::Tensor forward(const JointSequence& seq) const;
 
+  // Bytes of the weights this piece holds (always dense: the final layer is small).
+  int64_t weight_bytes() const;
+
  private:
   NextDitConfig config_;
   at::TensorOptions options_;

@@ -2,8 +2,10 @@
 
 namespace baton::models {
 
-NextDit::NextDit(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options)
-    : embed_(config, weights, options), blocks_(config, weights, 0, config.n_layers, options),
+NextDit::NextDit(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options,
+                 WeightFormat weight_format)
+    : embed_(config, weights, options, weight_format),
+      blocks_(config, weights, 0, config.n_layers, options, weight_format),
       head_(config, weights, options) {}
 
 at::Tensor NextDit::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& cap_feats,

@@ -9,7 +9,9 @@
 //
 // embed -> blocks [0, a) -> blocks [a, b) -> ... -> head equals the whole model
 // bit for bit. Each piece loads only its own tensors from the TensorSource
-// (canonical names, spec A.3), in the dtype and on the device of `options`.
+// (canonical names, spec A.3), in the dtype and on the device of `options`;
+// with an 8-bit WeightFormat the big linear layers of every block (refiners
+// included) are stored in 8 bits (models/quantization, docs/quantization.md).
 // What crosses a boundary is a JointSequence (models/nextdit/joint_sequence.h):
 // the samples' caption rows + image tokens packed without padding [S_total, D],
 // the conditioning vectors [B, adaln], the caption lengths and the latent grid;
@@ -38,7 +40,8 @@ namespace baton::models {
 // The whole model on one device: embed, blocks [0, n_layers), head.
 class NextDit {
  public:
-  NextDit(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options);
+  NextDit(const NextDitConfig& config, const TensorSource& weights, const at::TensorOptions& options,
+          WeightFormat weight_format = WeightFormat::kFp32);
 
   // The reference forward (A.11): x [B, C, Hl, Wl], t [B] data time,
   // cap_feats [B, L, cap_feat_dim], cap_mask [B, L], clip_pooled [B, clip_text_dim]
@@ -52,6 +55,8 @@ class NextDit {
   const DitEmbed& embed() const { return embed_; }
   const DitBlocks& blocks() const { return blocks_; }
   const DitHead& head() const { return head_; }
+  // Bytes of all weights held.
+  int64_t weight_bytes() const { return embed_.weight_bytes() + blocks_.weight_bytes() + head_.weight_bytes(); }
 
  private:
   DitEmbed embed_;

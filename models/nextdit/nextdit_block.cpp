@@ -68,7 +68,7 @@ void require_dit_compute_options(const at::TensorOptions& options) {
 }
 
 NextDitBlock::NextDitBlock(const NextDitConfig& config, const TensorSource& weights, const std::string& prefix,
-                           bool modulated, const at::TensorOptions& options)
+                           bool modulated, const at::TensorOptions& options, WeightFormat weight_format)
     : heads_(config.n_heads),
       kv_heads_(config.n_kv_heads),
       head_dim_(config.head_dim()),
@@ -80,25 +80,29 @@ NextDitBlock::NextDitBlock(const NextDitConfig& config, const TensorSource& weig
     const auto full = prefix + name;
     return weights.load_checked(full, shapes.at(full), options);
   };
-  auto qkv = load("attention.qkv.weight");
+  auto linear = [&](const std::string& name) {
+    const auto full = prefix + name;
+    return LinearWeight::load(weights, {{full, shapes.at(full)}}, options, weight_format);
+  };
+  const auto qkv = linear("attention.qkv.weight");
   // Two GEMMs (q|k and v) so q|k comes out contiguous for the norm + RoPE pass.
-  w_qk_ = qkv.narrow(0, 0, (heads_ + kv_heads_) * head_dim_);
-  w_v_ = qkv.narrow(0, (heads_ + kv_heads_) * head_dim_, kv_heads_ * head_dim_);
-  w_out_ = load("attention.out.weight");
+  w_qk_ = qkv.narrow_rows(0, (heads_ + kv_heads_) * head_dim_);
+  w_v_ = qkv.narrow_rows((heads_ + kv_heads_) * head_dim_, kv_heads_ * head_dim_);
+  w_out_ = linear("attention.out.weight");
   if (config.qk_norm) {
     // q_norm/k_norm eps is not passed in the reference: apex's default 1e-5 [I, spec A.2].
     auto qn = load("attention.q_norm.weight").to(at::kFloat);
     auto kn = load("attention.k_norm.weight").to(at::kFloat);
     qk_norm_ = at::cat({qn.expand({heads_, head_dim_}), kn.expand({kv_heads_, head_dim_})}, 0);
   }
-  w1_ = load("feed_forward.w1.weight");
-  w3_ = load("feed_forward.w3.weight");
-  w2_ = load("feed_forward.w2.weight");
+  w1_ = linear("feed_forward.w1.weight");
+  w3_ = linear("feed_forward.w3.weight");
+  w2_ = linear("feed_forward.w2.weight");
   auto norms = at::stack({at::stack({load("attention_norm1.weight"), load("attention_norm2.weight")}),
                           at::stack({load("ffn_norm1.weight"), load("ffn_norm2.weight")})});
   if (modulated_) {
     norms_f32_ = norms.to(at::kFloat);
-    ada_w_ = load("adaLN_modulation.1.weight");
+    ada_w_ = linear("adaLN_modulation.1.weight");
     ada_b_ = load("adaLN_modulation.1.bias");
   } else {
     norms_ = norms;
@@ -107,24 +111,24 @@ NextDitBlock::NextDitBlock(const NextDitConfig& config, const TensorSource& weig
 
 at::Tensor NextDitBlock::attention(const at::Tensor& h, const TokenLayout& layout, const at::Tensor& rope) const {
   const int64_t rows = h.size(0);
-  auto qk = at::linear(h, w_qk_).view({rows, heads_ + kv_heads_, head_dim_});
-  auto v = at::linear(h, w_v_).view({rows, kv_heads_, head_dim_});
+  auto qk = w_qk_.apply(h).view({rows, heads_ + kv_heads_, head_dim_});
+  auto v = w_v_.apply(h).view({rows, kv_heads_, head_dim_});
   // q/k RMSNorm (statistics in float32) and RoPE in float32 (A.8) on q and k
   // together, then one cast each back to the activation dtype.
   at::Tensor qkf = qk_norm_.defined() ? compat::rms_norm(qk, at::Tensor(), eps_) * qk_norm_ : qk.to(at::kFloat);
   apply_rope_(qkf, rope);
   auto q = qkf.narrow(1, 0, heads_).to(dtype_);
   auto k = qkf.narrow(1, heads_, kv_heads_).to(dtype_);
-  return at::linear(attend(q, k, v, layout), w_out_);
+  return w_out_.apply(attend(q, k, v, layout));
 }
 
 at::Tensor NextDitBlock::feed_forward(const at::Tensor& h) const {
   // Two GEMMs with contiguous outputs, so SiLU and the product run in place
   // on contiguous memory (vectorised elementwise kernels).
-  auto y = at::linear(h, w1_);
+  auto y = w1_.apply(h);
   at::silu_(y);
-  y.mul_(at::linear(h, w3_));
-  return at::linear(y, w2_);
+  y.mul_(w3_.apply(h));
+  return w2_.apply(y);
 }
 
 void NextDitBlock::forward(at::Tensor& x, const TokenLayout& layout, const at::Tensor& rope,
@@ -134,7 +138,7 @@ void NextDitBlock::forward(at::Tensor& x, const TokenLayout& layout, const at::T
     require(silu_c.defined() && silu_c.size(0) == layout.batch(),
             "a modulated Next-DiT block needs one conditioning vector per sample");
     // Rows of adaLN_modulation: scale_attn, gate_attn, scale_ffn, gate_ffn (A.10).
-    auto m = at::linear(silu_c, ada_w_, ada_b_).to(at::kFloat).view({layout.batch(), 2, 2, -1});
+    auto m = ada_w_.apply(silu_c, ada_b_).to(at::kFloat).view({layout.batch(), 2, 2, -1});
     auto pre = m.select(2, 0) + 1.0;
     auto post = m.select(2, 1).tanh();
     w = (at::stack({pre, post}, 2) * norms_f32_).to(dtype_);
@@ -147,6 +151,13 @@ void NextDitBlock::forward(at::Tensor& x, const TokenLayout& layout, const at::T
   add_normed_(x, attn, layout, weight(0, 1), eps_);
   const auto ffn = feed_forward(norm_rows(x, layout, weight(1, 0), eps_));
   add_normed_(x, ffn, layout, weight(1, 1), eps_);
+}
+
+int64_t NextDitBlock::weight_bytes() const {
+  auto bytes = [](const at::Tensor& t) { return t.defined() ? static_cast<int64_t>(t.nbytes()) : int64_t{0}; };
+  int64_t n = bytes(qk_norm_) + bytes(norms_) + bytes(norms_f32_) + bytes(ada_b_);
+  for (const auto* w : {&w_qk_, &w_v_, &w_out_, &w1_, &w3_, &w2_, &ada_w_}) n += w->bytes();
+  return n;
 }
 
 }  // namespace baton::models

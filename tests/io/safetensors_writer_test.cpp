@@ -5,7 +5,6 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "io/float8.h"
 #include "io/safetensors_file.h"
 #include "io/safetensors_writer.h"
 #include "tests/support/temp_dir.h"
@@ -99,34 +98,6 @@ TEST(SafetensorsFile, LoadsStraightIntoTheRequestedDtype) {
   EXPECT_EQ(f8.scalar_type(), at::kBFloat16);
   EXPECT_TRUE(at::equal(f8.to(at::kFloat), at::tensor({1.0f, -448.0f, 0.015625f})));
   EXPECT_EQ(f.bytes_read(), 12u + 12u + 3u);  // bytes copied per load, whatever the target dtype
-}
-
-TEST(Float8, DecodesTheDefiningValues) {
-  EXPECT_EQ(float8_e4m3_to_float(0x38), 1.0f);
-  EXPECT_EQ(float8_e4m3_to_float(0x7E), 448.0f);    // largest finite
-  EXPECT_EQ(float8_e4m3_to_float(0x01), 0x1p-9f);   // smallest subnormal
-  EXPECT_EQ(float8_e4m3_to_float(0xC0), -2.0f);
-  EXPECT_TRUE(std::isnan(float8_e4m3_to_float(0x7F)));
-  EXPECT_TRUE(std::isnan(float8_e4m3_to_float(0xFF)));
-  EXPECT_EQ(float8_e5m2_to_float(0x3C), 1.0f);
-  EXPECT_EQ(float8_e5m2_to_float(0x7B), 57344.0f);  // largest finite
-  EXPECT_EQ(float8_e5m2_to_float(0x01), 0x1p-16f);
-  EXPECT_TRUE(std::isinf(float8_e5m2_to_float(0x7C)));
-  EXPECT_TRUE(std::isnan(float8_e5m2_to_float(0x7D)));
-}
-
-TEST(Float8, EncodingRoundsToNearestEvenAndInvertsDecoding) {
-  for (int b = 0; b < 256; ++b) {
-    const float e4 = float8_e4m3_to_float(uint8_t(b)), e5 = float8_e5m2_to_float(uint8_t(b));
-    if (!std::isnan(e4) && b != 0x80) EXPECT_EQ(float_to_float8_e4m3(e4), b) << b;
-    if (!std::isnan(e5) && b != 0x80) EXPECT_EQ(float_to_float8_e5m2(e5), b) << b;
-  }
-  // 1.0625 lies halfway between 1.0 (0x38, even) and 1.125 (0x39): ties to even.
-  EXPECT_EQ(float_to_float8_e4m3(1.0625f), 0x38);
-  EXPECT_EQ(float_to_float8_e4m3(1.07f), 0x39);
-  EXPECT_EQ(float_to_float8_e4m3(1e6f), 0x7E);   // saturates
-  EXPECT_EQ(float_to_float8_e4m3(-1e6f), 0xFE);
-  EXPECT_EQ(float_to_float8_e5m2(INFINITY), 0x7C);
 }
 
 }  // namespace baton::io

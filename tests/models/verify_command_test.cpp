@@ -43,6 +43,34 @@ TEST(VerifyCommand, Bf16RunsWithTheLowPrecisionTolerance) {
   EXPECT_NE(r.output.find("tol 1.281e-01"), std::string::npos) << r.output;
 }
 
+TEST(VerifyCommand, EightBitWeightsRunWithTheirOwnTolerances) {
+  const auto files = test_data("dit_a.safetensors") + " " + test_data("gemma3_a.safetensors") + " " +
+                     test_data("jina_a.safetensors");
+  auto r = run_command(baton_command() + " verify --weights int8 " + files);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  // float32 + the kind's int8 allowance (dit 1.5e-2, gemma3 5e-2); jina has no 8-bit path.
+  EXPECT_NE(r.output.find("dit  out.velocity  rel_l2 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tol 1.510e-02  ok"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("gemma3  out.hidden_states_m2  rel_l2 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tol 5.010e-02  ok"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("jina has no int8 path: checked with dense weights"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("jina  out.pooled  rel_l2 "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("FAIL"), std::string::npos) << r.output;
+  // The error is the quantisation's (5.0e-3 measured), far above float32 noise.
+  const std::string key = "dit  out.velocity  rel_l2 ";
+  const auto at = r.output.find(key);
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_GT(std::stod(r.output.substr(at + key.size(), 9)), 1e-3) << r.output;
+
+  r = run_command(baton_command() + " verify --weights fp8 " + test_data("dit_a.safetensors"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tol 5.010e-02  ok"), std::string::npos) << r.output;
+
+  r = run_command(baton_command() + " verify --weights int4 " + test_data("dit_a.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--weights: int4 not in {int8,fp8}"), std::string::npos) << r.output;
+}
+
 TEST(VerifyCommand, BadOrUnknownFilesFailWithClearErrors) {
   TempDir dir;
   const auto garbage = dir.file("garbage.safetensors");

@@ -6,10 +6,19 @@
 #include "worker/golden/golden_check.h"
 
 namespace baton::worker {
+namespace {
+
+// gemma3_a in float32 measures 2.5e-2 (int8) and 0.114 (fp8); fp8 on the FP8
+// matrix units also quantises the activations (about 0.16, emulated). Its
+// layer outputs are large next to the residual stream, so weight errors show.
+constexpr QuantizationAllowance kAllowance{5e-2, 0.25};
+
+}  // namespace
 
 GoldenKind gemma3_golden_kind() {
   GoldenKind kind;
   kind.name = "gemma3";
+  kind.has_8bit_weights = true;
   kind.recognises = [](const nlohmann::json&, const io::SafetensorsFile& file) {
     return file.contains("out.hidden_states_m2") && file.contains("in.input_ids") &&
            file.contains("in.attention_mask");
@@ -17,7 +26,8 @@ GoldenKind gemma3_golden_kind() {
   kind.check = [](const io::SafetensorsFile& file, const nlohmann::json& config, const GoldenCheckOptions& options) {
     const auto cfg = models::Gemma3Config::from_json(config);
     PrefixedSource weights(file, "weights.language_model.model.");
-    models::Gemma3TextModel model(cfg, weights, at::TensorOptions().device(options.device).dtype(options.dtype));
+    models::Gemma3TextModel model(cfg, weights, at::TensorOptions().device(options.device).dtype(options.dtype), {},
+                                  options.weights);
     const auto cpu_long = at::TensorOptions().dtype(at::kLong);
     auto ids = file.load("in.input_ids", cpu_long);
     auto mask = file.load("in.attention_mask", cpu_long);
@@ -28,7 +38,7 @@ GoldenKind gemma3_golden_kind() {
     o.name = "out.hidden_states_m2";
     o.metric = "rel_l2";
     o.error = relative_l2_error(out.index({real}), ref.index({real}));
-    o.tolerance = default_rel_l2_tolerance(options.dtype);
+    o.tolerance = rel_l2_tolerance(options.dtype, options.weights, kAllowance);
     return std::vector<GoldenOutput>{o};
   };
   return kind;

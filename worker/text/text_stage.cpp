@@ -21,11 +21,12 @@ TextStage::TextStage(const TextStageOptions& options, const TensorSource& gemma_
                                           " must be in [1, " + std::to_string(used - 1) + "] (or 0 for no split)");
   try {
     if (split == 0) {
-      gemma_.emplace_back(options_.gemma, gemma_weights, opts);
+      gemma_.emplace_back(options_.gemma, gemma_weights, opts, models::Gemma3LayerRange{}, options_.gemma_weights);
     } else {
-      gemma_.emplace_back(options_.gemma, gemma_weights, opts, models::Gemma3LayerRange{0, split});
+      gemma_.emplace_back(options_.gemma, gemma_weights, opts, models::Gemma3LayerRange{0, split},
+                          options_.gemma_weights);
       gemma_.emplace_back(options_.gemma, gemma_weights, opts.device(options_.gemma_second_device),
-                          models::Gemma3LayerRange{split, used});
+                          models::Gemma3LayerRange{split, used}, options_.gemma_weights);
     }
   } catch (Error& e) {
     throw e.with_context("loading the Gemma3 text encoder");
@@ -45,9 +46,11 @@ std::string TextStage::gemma_text(const std::string& system_prompt, const Prompt
 }
 
 std::string TextStage::cache_key(const std::string& gemma_text, const std::string& jina_text) const {
-  // The texts the encoders really see (system prompt included) and the dtype;
-  // the lengths make the key unambiguous whatever the texts contain.
-  return dtype_name(options_.dtype) + "|" + std::to_string(gemma_text.size()) + "|" + gemma_text + "|" + jina_text;
+  // The texts the encoders really see (system prompt included), the dtype and
+  // the weight format; the lengths make the key unambiguous whatever the texts contain.
+  const std::string format = is_8bit(options_.gemma_weights) ? weight_format_name(options_.gemma_weights) : "dense";
+  return dtype_name(options_.dtype) + "|" + format + "|" + std::to_string(gemma_text.size()) + "|" + gemma_text + "|" +
+         jina_text;
 }
 
 std::vector<EncodedPrompt> TextStage::encode(const std::string& system_prompt, const std::vector<PromptText>& prompts) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tensor_source.h"
+#include "core/weight_format.h"
 #include "io/gemma_tokenizer.h"
 #include "io/xlmr_tokenizer.h"
 #include "models/gemma3/gemma3_text_model.h"
@@ -27,6 +28,9 @@ struct TextStageOptions {
   std::string xlmr_tokenizer_path;   // Jina's sentencepiece.bpe.model
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
+  // int8 or fp8 store Gemma's matrices in 8 bits (models/quantization); any
+  // other format keeps them dense in `dtype`. Jina stays dense.
+  WeightFormat gemma_weights = WeightFormat::kFp32;
   int64_t gemma_max_length = 512;    // spec C.4
   int64_t jina_max_length = 2048;    // spec D.4 (training value)
   size_t cache_capacity = 32;        // encoded prompts kept; 0 disables the cache

@@ -1,10 +1,15 @@
-#include "io/float8.h"
+#include "core/float8.h"
+
+#include <ATen/Parallel.h>
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
-namespace baton::io {
+#include "core/error.h"
+
+namespace baton {
 namespace {
 
 // Decodes sign | exponent (E bits) | mantissa (M bits) with the given bias;
@@ -74,11 +79,39 @@ uint8_t encode(float value, const Table& table, int max_code, uint8_t nan_code) 
 float float8_e4m3_to_float(uint8_t bits) { return e4m3_table().value[bits]; }
 float float8_e5m2_to_float(uint8_t bits) { return e5m2_table().value[bits]; }
 
-uint8_t float_to_float8_e4m3(float value) { return encode(value, e4m3_table(), 0x7E, 0x7F); }
+// E4M3 by bit manipulation (the weight quantiser encodes billions of values):
+// the float32 mantissa rounded to 3 bits, ties to even, a carry moving into the
+// exponent; values under 2^-6 are E4M3 subnormals, multiples of 2^-9.
+uint8_t float_to_float8_e4m3(float value) {
+  if (std::isnan(value)) return 0x7F;
+  const uint8_t sign = std::signbit(value) ? 0x80 : 0;
+  const float a = std::fabs(value);
+  if (a >= 448.0f) return uint8_t(sign | 0x7E);
+  if (a < 0x1p-6f) return uint8_t(sign | static_cast<uint8_t>(std::nearbyint(a * 512.0f)));
+  uint32_t bits;
+  std::memcpy(&bits, &a, sizeof bits);
+  const uint32_t rounded = (bits + 0x7FFFFu + ((bits >> 20) & 1u)) >> 20;  // exponent << 3 | 3 mantissa bits
+  const uint32_t code = rounded - ((127u - 7u) << 3);                         // rebias 127 -> 7
+  return uint8_t(sign | (code > 0x7Eu ? 0x7Eu : code));
+}
+
+at::Tensor float8_e4m3_encode(const at::Tensor& values) {
+  require(values.scalar_type() == at::kFloat && values.device().is_cpu(),
+          "float8_e4m3_encode needs a float32 CPU tensor, got " + std::string(c10::toString(values.scalar_type())) +
+              " on " + values.device().str());
+  const auto in = values.contiguous();
+  auto out = at::empty(in.sizes(), in.options().dtype(at::kByte));
+  const float* src = in.data_ptr<float>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  at::parallel_for(0, in.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dst[i] = float_to_float8_e4m3(src[i]);
+  });
+  return out;
+}
 
 uint8_t float_to_float8_e5m2(float value) {
   if (std::isinf(value)) return value > 0 ? 0x7C : 0xFC;
   return encode(value, e5m2_table(), 0x7B, 0x7F);
 }
 
-}  // namespace baton::io
+}  // namespace baton
