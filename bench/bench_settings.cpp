@@ -61,10 +61,12 @@ BenchModel::BenchModel(const BenchSettings& s) : seed_(s.seed) {
   }
 }
 
+BenchModel::BenchModel(partition::ModelConfigs configs, uint64_t seed) : configs_(std::move(configs)), seed_(seed) {}
+
 BenchModel::~BenchModel() = default;
 
 std::string BenchModel::describe() const {
-  if (!folder_) return configs_.preset + " (random weights)";
+  if (!folder_) return (configs_.preset.empty() ? std::string("custom configs") : configs_.preset) + " (random weights)";
   return folder_->path() + " (" + io::layout_name(folder_->layout()) + " layout)";
 }
 

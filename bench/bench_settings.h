@@ -44,6 +44,8 @@ void validate_settings(const BenchSettings& settings);
 class BenchModel {
  public:
   explicit BenchModel(const BenchSettings& settings);
+  // Any configs, with seeded random weights.
+  BenchModel(partition::ModelConfigs configs, uint64_t seed);
   ~BenchModel();
 
   const partition::ModelConfigs& configs() const { return configs_; }

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "bench/bench_timer.h"
+#include "bench/peak_memory_meter.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -96,7 +97,7 @@ struct CallInputs {
 // then warm-up, then the timed calls and the peak memory of those.
 nlohmann::json measure_call(const BenchSettings& s, const DitBenchOptions& o, const models::NextDit& dit,
                             const NextDitConfig& c, const at::Device& device, const ImageSize& size,
-                            at::Generator& gen, const CallInputs& in) {
+                            at::Generator& gen, const CallInputs& in, PeakMemoryMeter& meter) {
   const int64_t hl = size.height / 8, wl = size.width / 8;
   const int64_t image_tokens = (hl / c.patch_size) * (wl / c.patch_size);
   const auto latent = at::randn({1, c.in_channels, hl, wl}, gen).to(device).expand({2, -1, -1, -1});
@@ -112,7 +113,7 @@ nlohmann::json measure_call(const BenchSettings& s, const DitBenchOptions& o, co
       return dit.forward(latent, in.t_pair, in.clip, captions);
     });
   };
-  const auto timing = time_calls(device, s.warmup, s.iters, call, [&] { reset_peak_memory(device); });
+  const auto timing = time_calls(device, s.warmup, s.iters, call, [&] { meter.reset_peak(); });
   double flops = 0;  // every block of both samples (embedders and the final layer are < 0.1 %)
   for (const auto lc : o.captions)
     flops += c.n_layers * partition::dit_block_flops(c, lc + image_tokens, true) +
@@ -125,8 +126,8 @@ nlohmann::json measure_call(const BenchSettings& s, const DitBenchOptions& o, co
           {"max_ms", timing.max_ms()},
           {"tflop", flops / 1e12},
           {"tflops_per_s", flops / 1e12 / (timing.median_ms() / 1e3)},
-          {"peak_allocated_bytes", peak_allocated_bytes(device)},
-          {"peak_reserved_bytes", peak_reserved_bytes(device)},
+          {"peak_allocated_bytes", meter.peak()},
+          {"peak_reserved_bytes", meter.peak_reserved()},
           {"caption_median_ms", caption.median_ms()}};
 }
 
@@ -166,6 +167,7 @@ BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
   }
 
   const auto options = at::TensorOptions().device(device).dtype(dtype);
+  PeakMemoryMeter meter(device);
   const auto weights = model.weights(io::Component::Transformer);
   const auto load_start = std::chrono::steady_clock::now();
   const models::NextDit dit(config, *weights, options);
@@ -219,7 +221,7 @@ BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
     for (const auto& size : sizes) {
       nlohmann::json row;
       try {
-        row = measure_call(s, o, dit, config, device, size, gen, inputs);
+        row = measure_call(s, o, dit, config, device, size, gen, inputs, meter);
       } catch (const c10::Error& e) {
         // A kernel family forced with --sdpa may not take these inputs.
         const std::string what = e.what_without_backtrace();
@@ -230,7 +232,6 @@ BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
     }
   }
   select_sdpa("auto");
-  if (!device.is_cuda()) report.add_note("peak memory is measured on CUDA devices only (0 here)");
   report.add_note("PyTorch eager on an H200 (baselines.md): 193.8 ms at 1024x1024, 69.2 ms at 512x512; "
                   "torch.compile 136.2 ms at 1024x1024; peak 7.28 GiB at 1024x1024");
   return report;

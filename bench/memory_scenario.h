@@ -2,11 +2,10 @@
 // `baton bench memory`: the planner's estimate against the measured peak, one
 // stage at a time (issue 8: "estimate vs measured within 10 %"). Each stage of
 // a plan (a saved one, or the plan for the bench device alone) is loaded on the
-// bench device with its weights, runs one microbatch as the pipeline does
-// (worker::DitStage for DiT stages; the Gemma layer range, Gemma's embedding
-// and Jina for a text stage; VaeDecoder with the plan's tiling), and its peak
-// (the CUDA caching allocator's, or a counting allocator's on a CPU) is set
-// against the cost model's weights + activations (+ the GPU library workspace).
+// bench device and run (bench/stage_memory.h), and its peak (the CUDA caching
+// allocator's, or a counting allocator's on a CPU) is set against the cost
+// model's weights + activations (+ the GPU library workspace) for one request
+// in flight.
 #include <cstdint>
 #include <string>
 #include <vector>

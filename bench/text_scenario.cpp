@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "bench/bench_timer.h"
+#include "bench/peak_memory_meter.h"
 #include "core/byte_size.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
@@ -42,8 +43,9 @@ const Batch kBatches[] = {{2, 128}, {1, 128}, {1, 8}};
 // One row per batch shape; the encoder's load time, weights and peaks in each.
 template <typename Model, typename Encode>
 void measure(const BenchSettings& s, const at::Device& device, const std::string& name, Model& model,
-             double load_s, int64_t peak_load, const Encode& encode, BenchReport& report) {
-  reset_peak_memory(device);  // from here: weights + activations of encoding
+             double load_s, PeakMemoryMeter& meter, const Encode& encode, BenchReport& report) {
+  const int64_t peak_load = meter.peak();
+  meter.reset_peak();  // from here: weights + activations of encoding
   std::vector<nlohmann::json> rows;
   for (const auto& b : kBatches) {
     const auto t = time_calls(device, s.warmup, s.iters, [&] { encode(b.batch, b.tokens); });
@@ -53,8 +55,8 @@ void measure(const BenchSettings& s, const at::Device& device, const std::string
     r["weight_bytes"] = model.weight_bytes();
     r["load_s"] = load_s;
     r["peak_load_bytes"] = peak_load;
-    r["peak_allocated_bytes"] = peak_allocated_bytes(device);
-    r["peak_reserved_bytes"] = peak_reserved_bytes(device);
+    r["peak_allocated_bytes"] = meter.peak();
+    r["peak_reserved_bytes"] = meter.peak_reserved();
     report.add_row(r);
   }
 }
@@ -84,7 +86,7 @@ BenchReport run_text_bench(const BenchSettings& s, const TextBenchOptions& o) {
   if (o.gemma) {
     const auto& cfg = model.configs().gemma;
     const auto weights = model.weights(io::Component::TextEncoder);
-    reset_peak_memory(device);
+    PeakMemoryMeter meter(device);
     const auto t0 = Clock::now();
     const models::Gemma3TextModel gemma(cfg, *weights, options);
     synchronize_device(device);
@@ -92,7 +94,7 @@ BenchReport run_text_bench(const BenchSettings& s, const TextBenchOptions& o) {
     const int64_t loaded = table_bytes(models::gemma3_tensor_shapes(cfg), dtype);
     report.info()["gemma3_layers_run"] = cfg.used_layers();
     report.info()["gemma3_weights_saved_bytes"] = table_bytes(models::gemma3_tensor_shapes(cfg, true), dtype) - loaded;
-    measure(s, device, "gemma3", gemma, load_s, peak_allocated_bytes(device),
+    measure(s, device, "gemma3", gemma, load_s, meter,
             [&](int64_t batch, int64_t tokens) {
               const auto ids = random_ids(batch, tokens, 4, cfg.vocab_size, s.seed + 11).to(device);
               const auto mask = at::ones({batch, tokens}, at::TensorOptions().dtype(at::kLong).device(device));
@@ -105,19 +107,18 @@ BenchReport run_text_bench(const BenchSettings& s, const TextBenchOptions& o) {
   if (o.jina) {
     const auto& cfg = model.configs().jina;
     const auto weights = model.weights(io::Component::Clip);
-    reset_peak_memory(device);
+    PeakMemoryMeter meter(device);
     const auto t0 = Clock::now();
     const models::JinaTextModel jina(cfg, *weights, options);
     synchronize_device(device);
     const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    measure(s, device, "jina", jina, load_s, peak_allocated_bytes(device),
+    measure(s, device, "jina", jina, load_s, meter,
             [&](int64_t batch, int64_t tokens) {
               const auto ids = random_ids(batch, tokens, 3, cfg.vocab_size, s.seed + 12).to(device);
               jina.pooled(ids);
             },
             report);
   }
-  if (!device.is_cuda()) report.add_note("peak memory is measured on CUDA devices only (0 here)");
   report.add_note("baselines.md (H200, PyTorch bf16, Gemma3 text model incl. the last layer): 2x128 tokens 37 ms, "
                   "peak 7.46 GiB, weights 7.23 GiB");
   return report;

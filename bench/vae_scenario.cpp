@@ -1,11 +1,9 @@
 #include "bench/vae_scenario.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#ifdef BATON_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 #include "bench/bench_timer.h"
+#include "bench/peak_memory_meter.h"
 #include "core/byte_size.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
@@ -20,14 +18,8 @@ namespace {
 
 using models::VaeTiling;
 
-void release_cache() {
-#ifdef BATON_WITH_CUDA
-  c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
-}
-
 nlohmann::json decode_case(const BenchSettings& s, const models::VaeDecoder& decoder, const ImageSize& size,
-                           const VaeTiling& tiling) {
+                           const VaeTiling& tiling, PeakMemoryMeter& meter) {
   const auto device = decoder.device();
   const int64_t up = decoder.config().upscale(), lh = size.height / up, lw = size.width / up;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
@@ -45,11 +37,11 @@ nlohmann::json decode_case(const BenchSettings& s, const models::VaeDecoder& dec
                                                                         tiling, 1, device.type())}};
   try {
     const auto t = time_calls(device, s.warmup, s.iters, [&] { decoder.decode_latent_tiled(z, tiling); },
-                              [&] { reset_peak_memory(device); });
+                              [&] { meter.reset_peak(); });
     row["median_ms"] = t.median_ms();
     row["times_ms"] = t.ms;
-    row["peak_allocated_bytes"] = peak_allocated_bytes(device);
-    row["peak_reserved_bytes"] = peak_reserved_bytes(device);
+    row["peak_allocated_bytes"] = meter.peak();
+    row["peak_reserved_bytes"] = meter.peak_reserved();
   } catch (const std::exception& e) {  // out of memory under the cap is a result, not a crash
     const std::string what = e.what();
     row["error"] = what.substr(0, what.find('\n')).substr(0, 300);
@@ -70,6 +62,7 @@ BenchReport run_vae_bench(const BenchSettings& s, const VaeBenchOptions& o) {
   const BenchModel model(s);
   const auto& config = model.configs().vae;
   const auto weights = model.weights(io::Component::Vae);
+  PeakMemoryMeter meter(device);
   const models::VaeDecoder decoder(config, *weights, at::TensorOptions().device(device).dtype(dtype));
   std::vector<ImageSize> sizes = o.sizes;
   if (sizes.empty()) sizes.push_back({s.width, s.height});
@@ -91,7 +84,7 @@ BenchReport run_vae_bench(const BenchSettings& s, const VaeBenchOptions& o) {
 
   if (o.untiled) {
     for (const auto& size : sizes) {
-      auto row = decode_case(s, decoder, size, VaeTiling::whole());
+      auto row = decode_case(s, decoder, size, VaeTiling::whole(), meter);
       row["case"] = "untiled";
       if (row.contains("error")) report.mark_failed();
       report.add_row(row);
@@ -100,7 +93,7 @@ BenchReport run_vae_bench(const BenchSettings& s, const VaeBenchOptions& o) {
   if (o.tiled) {
     const int64_t cap = parse_byte_size(o.cap);
     const int64_t budget = cap - decoder.weight_bytes() - parse_byte_size(o.margin);
-    release_cache();
+    meter.release_cache();
     if (device.is_cuda()) cap_device_memory(device, cap);
     for (const auto& size : sizes) {
       nlohmann::json row;
@@ -109,7 +102,7 @@ BenchReport run_vae_bench(const BenchSettings& s, const VaeBenchOptions& o) {
         const auto tiling = o.tile > 0 ? VaeTiling::square(o.tile)
                                        : models::choose_vae_tile(config, size.height / up, size.width / up, dtype,
                                                                  budget, 1, device.type());
-        row = decode_case(s, decoder, size, tiling);
+        row = decode_case(s, decoder, size, tiling, meter);
       } catch (const Error& e) {
         row = {{"image", size.str()}, {"error", e.what()}};
       }
@@ -124,7 +117,6 @@ BenchReport run_vae_bench(const BenchSettings& s, const VaeBenchOptions& o) {
                     (device.is_cuda() ? format_byte_size(cap) + "; " : std::string()) + "activation budget " +
                     format_byte_size(budget) + " = cap - weights - margin " + o.margin);
   }
-  if (!device.is_cuda()) report.add_note("peak memory is measured on CUDA devices only (0 here)");
   return report;
 }
 

@@ -41,17 +41,21 @@ int64_t rms_norm_temporaries(int64_t n, int64_t e, bool fused) {
 }
 
 // Bytes inside compat::attention over b samples of s tokens besides q, k, v
-// and its output: fused SDPA kernels keep a float32 log-sum-exp per head and
-// row (and a boolean mask becomes an additive one); the exact fallback holds
-// k and v repeated to every head in float32 and, at its peak, the scores,
-// their softmax and its NaN-cleared copy (3 x [b, H, s, s] float32), plus the
-// additive mask and the masked scores when there is a mask of `mask`
-// elements per sample (s for a key mask, s^2 for a causal one).
+// and its output (core/torch_compat.cpp). Fused SDPA kernels keep a float32
+// log-sum-exp per head and row (and turn a boolean mask into an additive one
+// in q's dtype). The exact fallback holds k and v repeated to every head in
+// float32 (2 "rows": [b, H, s, hd] float32 each) throughout; at its peak either
+// the float32 copy of q (below float32) and two [b, H, s, s] float32 score
+// tensors (the product and its scaled copy), or three of those (scores,
+// softmax, its NaN-cleared copy), or the float32 output (below float32) and
+// two; plus the float32 additive mask. `mask`: mask elements per sample (0
+// none, s for a key mask, s^2 for a causal one).
 int64_t attention_temporaries(AttentionKind kind, int64_t b, int64_t heads, int64_t s, int64_t hd, int64_t e,
                               int64_t mask = 0) {
   if (kind == AttentionKind::kFlash) return 4 * b * heads * s + e * b * mask;
-  const int64_t scores = 4 * b * heads * s * s;
-  return 3 * scores + 2 * 4 * b * heads * s * hd + (mask > 0 ? scores + 8 * b * mask : 0);
+  const int64_t rows = 4 * b * heads * s * hd, scores = 4 * b * heads * s * s;
+  const int64_t upcast = e < 4 ? rows : 0;  // q before the product, the output after it
+  return 2 * rows + std::max(upcast + 2 * scores, 3 * scores) + 4 * b * mask;
 }
 
 // One Next-DiT block (models/nextdit/nextdit_block.cpp) over b samples of s
@@ -209,9 +213,12 @@ MemoryBreakdown text_activations(const ModelConfigs& m, const Workload& w, int64
   if (gemma_embed) walk.moment(2 * e * T * Hg, "Gemma embedding");
   if (gemma_embed || gemma) walk.hold(e * T * Hg, "Gemma input");
   if (gemma) {
+    // Masks built once for all layers: i - j (int64), causal and window [L, L],
+    // the global and the sliding-window masks [p, L, L] (booleans).
+    walk.hold(10 * L * L + 2 * p * L * L, "Gemma attention masks");
     walk.hold(e * T * Hg, "Gemma residual");
     walk_gemma_layer(walk, m.gemma, p, L, e, attention);
-    walk.drop(e * T * Hg);  // the input goes; the last residual is the output, kept for the DiT
+    walk.drop(e * T * Hg + 10 * L * L + 2 * p * L * L);  // the input and masks go; the output is kept for the DiT
   }
   if (jina) {
     // The Jina tower runs after Gemma, whose output is kept meanwhile: its
