@@ -8,9 +8,9 @@ build=${1:-build-gpu}
 device=${2:-cuda:0}
 [ -f .gpu/env.sh ] && source .gpu/env.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-cmake --build "$build" --target baton_text_bench baton
+cmake --build "$build" --target baton
 mkdir -p "$build/bench-results"
 out="$build/bench-results/text_encoder_$(date +%Y%m%d-%H%M%S).json"
-"$build/bench/baton_text_bench" --device "$device" --dtype bf16 --json-out "$out"
+"$build/cli/baton" bench text --device "$device" --dtype bf16 --json-out "$out"
 "$build/cli/baton" verify --device "$device" --dtype bf16 tests/data/gemma3_a.safetensors tests/data/jina_a.safetensors
 echo "results: $out"

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "partition/activation_model.h"
 
 namespace baton::partition {
 
@@ -75,9 +74,11 @@ double jina_flops_per_image(const ModelConfigs& m, const Workload& w) {
   return Workload::kPromptsPerRequest * c.num_hidden_layers * layer;
 }
 
-double vae_flops_per_image(const models::VaeConfig& c, int64_t width, int64_t height, int64_t tile_px) {
+namespace {
+
+// One decode of an h x w latent (spec E.2): its convolutions and the mid attention.
+double vae_decode_flops(const models::VaeConfig& c, double h, double w) {
   std::vector<int64_t> rev(c.block_out_channels.rbegin(), c.block_out_channels.rend());
-  double h = static_cast<double>(height / c.upscale()), w = static_cast<double>(width / c.upscale());
   auto conv = [](double in, double out, double k, double hw) { return 2 * k * k * in * out * hw; };
   auto resnet = [&](double in, double out, double hw) {
     return conv(in, out, 3, hw) + conv(out, out, 3, hw) + (in != out ? conv(in, out, 1, hw) : 0);
@@ -96,15 +97,20 @@ double vae_flops_per_image(const models::VaeConfig& c, int64_t width, int64_t he
     }
     in = out;
   }
-  f += conv(rev.back(), c.out_channels, 3, h * w);
-  if (tile_px > 0) {
-    // Every tile also decodes its halo.
-    const int64_t tiles_x = (width + tile_px - 1) / tile_px, tiles_y = (height + tile_px - 1) / tile_px;
-    const double span_x = std::min<double>(tile_px + 2 * kVaeTileHaloPx, width);
-    const double span_y = std::min<double>(tile_px + 2 * kVaeTileHaloPx, height);
-    f *= tiles_x * tiles_y * span_x * span_y / (static_cast<double>(width) * height);
-  }
-  return f;
+  return f + conv(rev.back(), c.out_channels, 3, h * w);
+}
+
+}  // namespace
+
+double vae_flops_per_image(const models::VaeConfig& c, int64_t width, int64_t height, const models::VaeTiling& tiling) {
+  const int64_t lh = height / c.upscale(), lw = width / c.upscale();
+  if (tiling.covers(lh, lw)) return vae_decode_flops(c, static_cast<double>(lh), static_cast<double>(lw));
+  // Every tile is a decode of its own, overlaps included (models/vae/vae_tiling.h).
+  const int64_t th = tiling.tile_h > 0 ? std::min(tiling.tile_h, lh) : lh;
+  const int64_t tw = tiling.tile_w > 0 ? std::min(tiling.tile_w, lw) : lw;
+  const double tiles = static_cast<double>(models::vae_tile_starts(lh, th, tiling.overlap).size() *
+                                           models::vae_tile_starts(lw, tw, tiling.overlap).size());
+  return tiles * vae_decode_flops(c, static_cast<double>(th), static_cast<double>(tw));
 }
 
 }  // namespace baton::partition

@@ -4,6 +4,7 @@
 // one 1024x1024 CFG call with 128-token captions = 62.1 TFLOP.
 #include <cstdint>
 
+#include "models/vae/vae_tiling.h"
 #include "partition/workload.h"
 
 namespace baton::partition {
@@ -28,7 +29,8 @@ DitImageFlops dit_flops_per_image(const ModelConfigs& model, const Workload& wor
 double gemma_layer_flops_per_image(const ModelConfigs& model, const Workload& workload);
 double jina_flops_per_image(const ModelConfigs& model, const Workload& workload);
 
-// One decode; with tile_px > 0 the halos are decoded as well.
-double vae_flops_per_image(const models::VaeConfig& vae, int64_t width, int64_t height, int64_t tile_px);
+// One decode; a tiled decode also decodes the overlaps (once per tile).
+double vae_flops_per_image(const models::VaeConfig& vae, int64_t width, int64_t height,
+                           const models::VaeTiling& tiling);
 
 }  // namespace baton::partition

@@ -1,74 +1,58 @@
 #include "partition/model_configs.h"
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
-
 #include "core/error.h"
+#include "io/tiny_model.h"
 #include "partition/weight_format.h"
 
 namespace baton::partition {
 namespace {
 
 constexpr const char* kReleasedPreset = "newbie-exp0.1";
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open " + path, "is this a NewBie checkpoint folder (transformer/, text_encoder/, clip_model/, vae/)?");
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + " is not valid JSON: " + e.what());
-  }
-}
-
-template <typename Config>
-Config read_component(const std::string& dir, const std::string& component, std::vector<std::string>* defaulted) {
-  const std::string path = dir + "/" + component + "/config.json";
-  const auto json = read_json_file(path);
-  try {
-    return Config::from_json(json, defaulted);
-  } catch (Error& e) {
-    throw e.with_context(path);
-  }
-}
+constexpr const char* kTinyPreset = "tiny";
 
 }  // namespace
 
-std::vector<std::string> preset_names() { return {kReleasedPreset}; }
+std::vector<std::string> preset_names() { return {kReleasedPreset, kTinyPreset}; }
 
 ModelConfigs model_from_preset(const std::string& name) {
-  if (name != kReleasedPreset) {
+  ModelConfigs m;
+  if (name == kReleasedPreset) {
+    m.dit = models::NextDitConfig::released();
+    m.gemma = models::Gemma3Config::released();
+    m.jina = models::JinaConfig::released();
+    m.vae = models::VaeConfig::released();
+  } else if (name == kTinyPreset) {
+    const auto& t = io::tiny_model_configs();
+    m.dit = t.transformer;
+    m.gemma = t.text_encoder;
+    m.jina = t.clip;
+    m.vae = t.vae;
+  } else {
     std::string known;
     for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
     throw UsageError("unknown preset '" + name + "'", "known presets: " + known + "; or give --model DIR");
   }
-  ModelConfigs m;
-  m.dit = models::NextDitConfig::released();
-  m.gemma = models::Gemma3Config::released();
-  m.jina = models::JinaConfig::released();
-  m.vae = models::VaeConfig::released();
   m.preset = name;
   m.hash = "preset:" + name;
   return m;
 }
 
-// TODO(io::ModelFolder): switch to io::ModelFolder (layout detection, shards,
-// hashing) when it lands; this reads only the four config.json files.
 ModelConfigs model_from_folder(const std::string& dir) {
+  return model_from_folder(io::ModelFolder(dir));  // any layout; configs read or inferred and completed (spec F)
+}
+
+ModelConfigs model_from_folder(const io::ModelFolder& folder) {
   ModelConfigs m;
-  std::vector<std::string> dit_defaulted;
-  m.dit = read_component<models::NextDitConfig>(dir, "transformer", &dit_defaulted);
-  m.gemma = read_component<models::Gemma3Config>(dir, "text_encoder", nullptr);
-  m.jina = read_component<models::JinaConfig>(dir, "clip_model", nullptr);
-  m.vae = read_component<models::VaeConfig>(dir, "vae", nullptr);
-  // The released transformer config has no cap_feat_dim: loaders take it from
-  // the text encoder (spec F.1).
-  for (const auto& key : dit_defaulted)
-    if (key == "cap_feat_dim") m.dit.cap_feat_dim = m.gemma.hidden_size;
-  m.folder = dir;
+  try {
+    m.dit = folder.transformer_config();
+    m.gemma = folder.text_encoder_config();
+    m.jina = folder.clip_config();
+    m.vae = folder.vae_config();
+  } catch (Error& e) {
+    throw e.with_context("model folder " + folder.path() + " (" + io::layout_name(folder.layout()) + " layout)");
+  }
+  m.folder = folder.path();
+  m.layout = io::layout_name(folder.layout());
   m.hash = "unhashed";
   return m;
 }
@@ -77,6 +61,7 @@ pb::ModelDescription describe_model(const ModelConfigs& m) {
   pb::ModelDescription d;
   d.set_preset(m.preset);
   d.set_folder(m.folder);
+  d.set_layout(m.layout);
   d.set_hash(m.hash);
   d.set_dit_blocks(static_cast<int32_t>(m.dit.n_layers));
   d.set_gemma_layers(static_cast<int32_t>(m.gemma.used_layers()));

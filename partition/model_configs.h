@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "io/model_folder.h"
 #include "models/gemma3/gemma3_config.h"
 #include "models/jina/jina_config.h"
 #include "models/nextdit/nextdit_config.h"
@@ -19,15 +20,19 @@ struct ModelConfigs {
   models::VaeConfig vae;
   std::string preset;  // set for a preset
   std::string folder;  // set for a checkpoint folder
+  std::string layout;  // the folder's layout (newbie, diffusers, comfy)
   std::string hash;    // placeholder: io::ModelFolder will hash the checkpoint
 };
 
 // Names accepted by `--preset`.
 std::vector<std::string> preset_names();
-// "newbie-exp0.1": the released NewBie-image-Exp0.1 (models::*Config::released()).
+// "newbie-exp0.1": the released NewBie-image-Exp0.1 (models::*Config::released());
+// "tiny": the tiny model of `baton make-tiny-model` (io::tiny_model_configs(), for tests).
 ModelConfigs model_from_preset(const std::string& name);
-// Reads transformer/, text_encoder/, clip_model/ and vae/config.json of a checkpoint folder.
+// The configs of a checkpoint folder in any layout io::ModelFolder recognises
+// (newbie, diffusers, comfy), read or inferred and completed as it does.
 ModelConfigs model_from_folder(const std::string& dir);
+ModelConfigs model_from_folder(const io::ModelFolder& folder);
 
 // The plan's description of the model (counts and where it came from).
 pb::ModelDescription describe_model(const ModelConfigs& model);

@@ -152,8 +152,10 @@ void evaluate_plan(pb::Plan& plan, const ModelConfigs& model, const DeviceSpeeds
       plan.add_notes("text stage part on " + s.device() + ": " + fmt_ms(s.ms_per_image()) + " per image (" +
                      std::to_string(plan.caption_tokens()) + "-token prompts)");
     if (s.kind() == pb::Stage::VAE && s.vae_tiling().tiled())
-      plan.add_notes("VAE decodes in " + std::to_string(s.vae_tiling().tile_px()) + " px tiles (+" +
-                     std::to_string(s.vae_tiling().halo_px()) + " px halo): the whole decode needs " +
+      plan.add_notes("VAE decodes in " + std::to_string(s.vae_tiling().tile_h()) + "x" +
+                     std::to_string(s.vae_tiling().tile_w()) + " latent tiles (x" +
+                     std::to_string(model.vae.upscale()) + " pixels, overlap " +
+                     std::to_string(s.vae_tiling().overlap()) + "): the whole decode needs " +
                      format_byte_size(cost.activation_detail(StageContent{StageKind::kVae}, profile).total) +
                      " of activations");
   }

@@ -2,12 +2,14 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "core/byte_size.h"
 #include "core/error.h"
+#include "models/vae/vae_memory.h"
 #include "partition/plan_stage.h"
 #include "partition/planner.h"
 
@@ -87,8 +89,13 @@ void check_structure(const pb::Plan& plan, const ModelConfigs& model) {
         throw Error(stage_name(plan, i) + " holds no DiT blocks", "remove it or give it blocks");
     } else {
       vae.push_back(i);
-      if (s.vae_tiling().tiled() && (s.vae_tiling().tile_px() < 64 || s.vae_tiling().tile_px() % 64 || s.vae_tiling().halo_px() < 0))
-        throw Error(stage_name(plan, i) + ": VAE tiles must be a positive multiple of 64 pixels");
+      const auto& t = s.vae_tiling();
+      if (t.tiled() && (t.tile_h() < models::kMinVaeTile || t.tile_w() < models::kMinVaeTile || t.overlap() < 0 ||
+                        2 * t.overlap() >= std::min(t.tile_h(), t.tile_w())))
+        throw Error(stage_name(plan, i) + ": VAE tiles of " + std::to_string(t.tile_h()) + "x" +
+                        std::to_string(t.tile_w()) + " latent pixels with overlap " + std::to_string(t.overlap()),
+                    "tiles are at least " + std::to_string(models::kMinVaeTile) +
+                        " latent pixels (x8 image pixels) a side and larger than twice the overlap");
     }
   }
   if (jina != 1) throw Error("the Jina text tower is placed " + std::to_string(jina) + " times", "exactly one text stage needs jina: true");

@@ -1,6 +1,5 @@
 #include "partition/plan_stage.h"
 
-#include "partition/activation_model.h"
 
 namespace baton::partition {
 
@@ -19,7 +18,8 @@ StageContent content_of(const pb::Stage& s) {
   c.dit_end = s.dit_blocks().end();
   c.prologue = s.dit_prologue();
   c.final = s.dit_final();
-  c.vae_tile_px = s.vae_tiling().tiled() ? s.vae_tiling().tile_px() : 0;
+  if (s.vae_tiling().tiled())
+    c.vae_tiling = models::VaeTiling{s.vae_tiling().tile_h(), s.vae_tiling().tile_w(), s.vae_tiling().overlap()};
   c.time_shared = s.time_shared();
   return c;
 }
@@ -45,9 +45,12 @@ pb::Stage stage_of(const StageContent& c, const std::string& device) {
       break;
     case StageKind::kVae:
       s.set_kind(pb::Stage::VAE);
-      s.mutable_vae_tiling()->set_tiled(c.vae_tile_px > 0);
-      s.mutable_vae_tiling()->set_tile_px(static_cast<int32_t>(c.vae_tile_px));
-      s.mutable_vae_tiling()->set_halo_px(c.vae_tile_px > 0 ? static_cast<int32_t>(kVaeTileHaloPx) : 0);
+      if (c.vae_tiling.tile_h > 0 || c.vae_tiling.tile_w > 0) {
+        s.mutable_vae_tiling()->set_tiled(true);
+        s.mutable_vae_tiling()->set_tile_h(static_cast<int32_t>(c.vae_tiling.tile_h));
+        s.mutable_vae_tiling()->set_tile_w(static_cast<int32_t>(c.vae_tiling.tile_w));
+        s.mutable_vae_tiling()->set_overlap(static_cast<int32_t>(c.vae_tiling.overlap));
+      }
       break;
   }
   return s;
@@ -86,7 +89,9 @@ std::string describe_stage(const pb::Stage& s) {
       return d;
     }
     case pb::Stage::VAE:
-      return s.vae_tiling().tiled() ? "VAE (" + std::to_string(s.vae_tiling().tile_px()) + " px tiles)" : "VAE";
+      return s.vae_tiling().tiled() ? "VAE (" + std::to_string(s.vae_tiling().tile_h()) + "x" +
+                                          std::to_string(s.vae_tiling().tile_w()) + " latent tiles)"
+                                    : "VAE";
     default:
       return "?";
   }

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "models/vae/vae_memory.h"
 #include "partition/chain_search.h"
 #include "partition/plan_stage.h"
 #include "partition/stage_cost.h"
@@ -87,8 +88,9 @@ struct Evaluated {
   DeviceCost cost;
 };
 
-// Device d holding its fixed stages and units [a, b), the VAE whole or in the
-// largest tiles that fit; nullopt when over budget.
+// Device d holding its fixed stages and units [a, b), the VAE whole or, when
+// the device cannot hold its whole decode, in the largest tiles that fit the
+// memory left (models::choose_vae_tile); nullopt when over budget.
 std::optional<Evaluated> evaluate(const Setup& s, const Chain& chain, int d, int a, int b) {
   Evaluated ev;
   ev.contents = s.fixed[d];
@@ -96,21 +98,30 @@ std::optional<Evaluated> evaluate(const Setup& s, const Chain& chain, int d, int
   int vae = -1;  // a VAE from the chain; a fixed one keeps its tiling
   for (size_t i = s.fixed[d].size(); i < ev.contents.size(); ++i)
     if (ev.contents[i].kind == StageKind::kVae) vae = static_cast<int>(i);
-  std::vector<int64_t> tiles{0};
-  if (vae >= 0 && s.allow_tiling)
-    for (auto t : vae_tile_candidates(s.cost->workload().width, s.cost->workload().height)) tiles.push_back(t);
   const auto& profile = s.profiles[d];
   if (profile.device.kind == DeviceKind::kCpu && !s.dit_on_cpu)
     for (const auto& c : ev.contents)
       if (c.kind == StageKind::kDit) return std::nullopt;
-  StageCost costs[8];
-  for (auto tile : tiles) {
-    if (vae >= 0) ev.contents[vae].vae_tile_px = tile;
-    const size_t n = std::min<size_t>(ev.contents.size(), 8);
-    for (size_t i = 0; i < n; ++i) costs[i] = s.cost->stage_cost(ev.contents[i], profile);
-    ev.cost = s.cost->device_cost(costs, n, profile);
-    if (ev.cost.total <= profile.device.budget) return ev;
+  std::vector<StageCost> costs;
+  for (const auto& c : ev.contents) costs.push_back(s.cost->stage_cost(c, profile));
+  ev.cost = s.cost->device_cost(costs.data(), costs.size(), profile);
+  if (ev.cost.total <= profile.device.budget) return ev;
+  if (vae < 0 || !s.allow_tiling) return std::nullopt;
+  const int64_t room = s.cost->activation_room(costs, static_cast<size_t>(vae), profile);
+  if (room < 0) return std::nullopt;
+  const auto& w = s.cost->workload();
+  const auto& config = s.cost->model().vae;
+  const auto dtype = compute_dtype_bytes(costs[vae].format) >= 4 ? at::kFloat : at::kBFloat16;
+  const auto device = profile.device.kind == DeviceKind::kCpu ? c10::DeviceType::CPU : c10::DeviceType::CUDA;
+  try {
+    ev.contents[vae].vae_tiling =
+        models::choose_vae_tile(config, w.height / config.upscale(), w.width / config.upscale(), dtype, room, 1, device);
+  } catch (const Error&) {
+    return std::nullopt;  // not even the smallest tiles fit
   }
+  costs[vae] = s.cost->stage_cost(ev.contents[vae], profile);
+  ev.cost = s.cost->device_cost(costs.data(), costs.size(), profile);
+  if (ev.cost.total <= profile.device.budget) return ev;
   return std::nullopt;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/vae/vae_memory.h"
 #include "partition/flop_model.h"
 
 namespace baton::partition {
@@ -61,9 +62,11 @@ MemoryBreakdown CostModel::activation_detail(const StageContent& c, const Device
     case StageKind::kText:
       return text_activations(model_, workload_, e, d.attention, c.jina, c.gemma_embed, c.gemma_end > c.gemma_begin);
     case StageKind::kDit:
-      return dit_activations(model_, workload_, e, d.attention, c.prologue, c.final);
+      return dit_activations(model_, workload_, e, d.attention, d.device.kind == DeviceKind::kCpu, c.prologue,
+                             c.final);
     case StageKind::kVae:
-      return vae_activations(model_.vae, workload_.width, workload_.height, e, d.attention, c.vae_tile_px);
+      return vae_activations(model_.vae, workload_.width, workload_.height, e, d.device.kind == DeviceKind::kCpu,
+                             c.vae_tiling);
   }
   return {};
 }
@@ -73,8 +76,11 @@ int64_t CostModel::activation_bytes(const StageContent& c, const DeviceProfile& 
   int flags = 0;
   if (c.kind == StageKind::kText) flags = (c.jina ? 1 : 0) | (c.gemma_embed ? 2 : 0) | (c.gemma_end > c.gemma_begin ? 4 : 0);
   if (c.kind == StageKind::kDit) flags = (c.prologue ? 1 : 0) | (c.final ? 2 : 0);
-  const auto key = std::make_tuple(static_cast<int>(c.kind), e, static_cast<int>(d.attention), flags,
-                                   c.kind == StageKind::kVae ? c.vae_tile_px : 0);
+  const bool vae = c.kind == StageKind::kVae;
+  // Estimates depend on the device type (how norms and convolutions run) and the attention kind.
+  const int device_key = 2 * static_cast<int>(d.device.kind) + static_cast<int>(d.attention);
+  const auto key = std::make_tuple(static_cast<int>(c.kind), e, device_key, flags, vae ? c.vae_tiling.tile_h : 0,
+                                   vae ? c.vae_tiling.tile_w : 0, vae ? c.vae_tiling.overlap : 0);
   auto it = activation_memo_.find(key);
   if (it != activation_memo_.end()) return it->second;
   const int64_t bytes = activation_detail(c, d).total;
@@ -121,18 +127,42 @@ StageCost CostModel::stage_cost(const StageContent& c, const DeviceProfile& d) c
     }
     case StageKind::kVae:
       params = vae_;
-      gflop = vae_flops_per_image(model_.vae, workload_.width, workload_.height, c.vae_tile_px) / 1e9;
+      gflop = vae_flops_per_image(model_.vae, workload_.width, workload_.height, c.vae_tiling) / 1e9;
       s.boundary_bytes = 3 * workload_.width * workload_.height;
       break;
   }
-  s.weights = weight_bytes(params, s.format);
+  // The VAE as VaeDecoder loads it (GroupNorm parameters in float32).
+  s.weights = c.kind == StageKind::kVae
+                  ? models::vae_decoder_weight_bytes(model_.vae, e >= 4 ? at::kFloat : at::kBFloat16)
+                  : weight_bytes(params, s.format);
   s.activations = activation_bytes(c, d);
-  s.workspace = static_cast<int64_t>(kFragmentation * static_cast<double>(s.activations)) +
-                (d.device.kind == DeviceKind::kCuda ? kGpuLibraryWorkspace : 0);
+  s.workspace = workspace_bytes(s.activations, d);
   s.gflop_per_image = gflop;
   s.ms_per_image = d.speed.tflops > 0 ? gflop / d.speed.tflops : 0;  // GFLOP / (TFLOP/s) = ms
   if (c.kind == StageKind::kDit) s.ms_per_step = s.ms_per_image / static_cast<double>(workload_.steps);
   return s;
+}
+
+int64_t CostModel::workspace_bytes(int64_t activations, const DeviceProfile& d) {
+  return static_cast<int64_t>(kFragmentation * static_cast<double>(activations)) +
+         (d.device.kind == DeviceKind::kCuda ? kGpuLibraryWorkspace : 0);
+}
+
+int64_t CostModel::activation_room(std::vector<StageCost> costs, size_t index, const DeviceProfile& d) const {
+  auto fits = [&](int64_t activations) {
+    costs[index].activations = activations;
+    costs[index].workspace = workspace_bytes(activations, d);
+    return device_cost(costs.data(), costs.size(), d).total <= d.device.budget;
+  };
+  if (!fits(0)) return -1;
+  // The device total grows with the stage's activations: bisect for the largest that fits.
+  int64_t lo = 0, hi = d.device.budget;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 DeviceCost CostModel::device_cost(const StageCost* costs, size_t n, const DeviceProfile& d) const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include "partition/activation_model.h"
 #include "partition/device_inventory.h"
@@ -26,7 +27,7 @@ struct StageContent {
   int dit_begin = 0, dit_end = 0;      // [begin, end)
   bool prologue = false;
   bool final = false;
-  int64_t vae_tile_px = 0;             // 0 = whole image
+  models::VaeTiling vae_tiling = models::VaeTiling::whole();  // or tiles, in latent pixels
   bool time_shared = false;            // text stage loaded only while prompts are encoded
 };
 
@@ -85,6 +86,13 @@ class CostModel {
   // Activation detail of a stage (for --explain-stage).
   MemoryBreakdown activation_detail(const StageContent& content, const DeviceProfile& device) const;
 
+  // Library workspace and allocator rounding for a stage with `activations`.
+  static int64_t workspace_bytes(int64_t activations, const DeviceProfile& device);
+  // The most activation bytes stage `costs[index]` may use with the device
+  // still within its budget (the others as they are); -1 when nothing fits.
+  // What models::choose_vae_tile is given to pick the VAE's tiles.
+  int64_t activation_room(std::vector<StageCost> costs, size_t index, const DeviceProfile& device) const;
+
   // Parameters of the pieces.
   ParamCount dit_block_params() const { return dit_block_; }
   ParamCount dit_prologue_params() const { return dit_prologue_; }
@@ -102,8 +110,8 @@ class CostModel {
   Geometry geometry_;
   ParamCount dit_block_, dit_prologue_, dit_final_, gemma_layer_, gemma_embed_, jina_, vae_;
   double gflop_block_ = 0, gflop_prologue_ = 0, gflop_final_ = 0, gflop_gemma_layer_ = 0, gflop_jina_ = 0;
-  // (kind, e, attention, flags, tile) -> bytes
-  mutable std::map<std::tuple<int, int64_t, int, int, int64_t>, int64_t> activation_memo_;
+  // (kind, e, attention, flags, VAE tile_h, tile_w, overlap) -> bytes
+  mutable std::map<std::tuple<int, int64_t, int, int, int64_t, int64_t, int64_t>, int64_t> activation_memo_;
 };
 
 }  // namespace baton::partition

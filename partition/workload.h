@@ -24,6 +24,9 @@ struct Workload {
   int64_t microbatch_samples = 1;  // 1 = one CFG branch per microbatch, 2 = both batched
   int64_t steps = 28;
   AttentionKind attention = AttentionKind::kFlash;
+  // Requests whose per-request state (caption rows on the first DiT stage,
+  // the sampler's latents on the last) the stages keep while they are in flight.
+  int64_t requests_in_flight = 8;
 
   static constexpr int64_t kPromptsPerRequest = 2;  // conditional + negative (CFG)
   static constexpr int64_t kBranchesPerStep = 2;    // DiT calls per step and image (CFG, cfg_trunc 1.0)

@@ -31,7 +31,7 @@
 // (vae_decoder_weight_bytes) and cuDNN workspaces are not included (cuDNN falls
 // back to an algorithm with less workspace when the allocator refuses one).
 // tests/models/vae_tiling_test.cpp checks the CPU estimate against a counting
-// allocator; bench/vae_bench.cpp prints estimate and CUDA peak side by side.
+// allocator; `baton bench vae` (bench/vae_scenario.cpp) prints estimate and CUDA peak side by side.
 #include <c10/core/DeviceType.h>
 #include <c10/core/ScalarType.h>
 

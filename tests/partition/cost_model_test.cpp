@@ -5,6 +5,7 @@
 
 #include "core/byte_size.h"
 #include "core/error.h"
+#include "models/vae/vae_memory.h"
 #include "partition/activation_model.h"
 #include "partition/device_speeds.h"
 #include "partition/flop_model.h"
@@ -99,9 +100,13 @@ TEST(CostModel, WeightBytesFollowTheTensorTables) {
   EXPECT_EQ(text.weights, 2 * (gemma + cost.jina_params().total()));
   EXPECT_NEAR(static_cast<double>(2 * cost.jina_params().total()) / kGiB, 1.04, 0.01);
 
-  // The VAE stays 16-bit under 8-bit formats, and fp32 under fp16 (force_upcast).
+  // The VAE stays 16-bit under 8-bit formats, and fp32 under fp16 (force_upcast), as
+  // VaeDecoder loads it: its GroupNorm parameters in float32.
   StageContent vae{StageKind::kVae};
-  EXPECT_EQ(cost.stage_cost(vae, gpu_profile(WeightFormat::kInt8)).weights, 2 * cost.vae_params().total());
+  const auto vae_bf16 = cost.stage_cost(vae, gpu_profile(WeightFormat::kInt8)).weights;
+  EXPECT_EQ(vae_bf16, models::vae_decoder_weight_bytes(released().vae, at::kBFloat16));
+  EXPECT_GT(vae_bf16, 2 * cost.vae_params().total());
+  EXPECT_LT(vae_bf16, 2 * cost.vae_params().total() + 2 * kMiB);
   EXPECT_EQ(cost.stage_cost(vae, gpu_profile(WeightFormat::kFp16)).weights, 4 * cost.vae_params().total());
 }
 
@@ -157,19 +162,46 @@ TEST(CostModel, DeviceTotalAddsWeightsAndTakesTheLargestActivation) {
   EXPECT_DOUBLE_EQ(shared.time_shared_ms, parts[0].ms_per_image);
 }
 
-TEST(VaeModel, TilingLowersThePeakAndIsChosenToFit) {
+TEST(VaeModel, IsTheVaeHelpersEstimateWholeOrTiled) {
   const auto& vae = released().vae;
-  const auto whole = vae_activations(vae, 1024, 1024, 2, AttentionKind::kFlash, 0).total;
-  const auto tiled = vae_activations(vae, 1024, 1024, 2, AttentionKind::kFlash, 512).total;
+  const auto whole = vae_activations(vae, 1024, 1024, 2, false, models::VaeTiling::whole()).total;
+  EXPECT_EQ(whole, models::vae_decode_peak_bytes(vae, 128, 128, at::kBFloat16));
   EXPECT_GT(whole, kGiB);
+  const auto tiles = models::VaeTiling::square(64);
+  const auto tiled = vae_activations(vae, 1024, 1024, 2, false, tiles).total;
+  EXPECT_EQ(tiled, models::vae_tiled_decode_peak_bytes(vae, 128, 128, at::kBFloat16, tiles));
   EXPECT_LT(tiled, whole / 2);
-  EXPECT_EQ(choose_vae_tile(vae, 1024, 1024, 2, AttentionKind::kFlash, whole), 0);
-  const auto tile = choose_vae_tile(vae, 1024, 1024, 2, AttentionKind::kFlash, whole / 2);
-  ASSERT_GT(tile, 0);
-  EXPECT_LE(vae_activations(vae, 1024, 1024, 2, AttentionKind::kFlash, tile).total, whole / 2);
-  EXPECT_EQ(choose_vae_tile(vae, 1024, 1024, 2, AttentionKind::kFlash, 10 * kMiB), -1);
-  // Tiles decode their halos too: more work than one decode.
-  EXPECT_GT(vae_flops_per_image(vae, 1024, 1024, 256), vae_flops_per_image(vae, 1024, 1024, 0));
+  // On a CPU in float32: the CPU estimate (oneDNN copies), float32 elements.
+  EXPECT_EQ(vae_activations(vae, 512, 512, 4, true, models::VaeTiling::whole()).total,
+            models::vae_decode_peak_bytes(vae, 64, 64, at::kFloat, 1, c10::DeviceType::CPU));
+  // The stage's weights as VaeDecoder loads them.
+  const CostModel cost(released(), Workload{});
+  StageContent c{StageKind::kVae};
+  EXPECT_EQ(cost.stage_cost(c, gpu_profile()).weights, models::vae_decoder_weight_bytes(vae, at::kBFloat16));
+  EXPECT_EQ(cost.stage_cost(c, gpu_profile()).activations, whole);
+  c.vae_tiling = tiles;
+  EXPECT_EQ(cost.stage_cost(c, gpu_profile()).activations, tiled);
+  // Tiles decode their overlaps too: more work than one decode (3 x 3 tiles of 64 with overlap 16).
+  EXPECT_GT(vae_flops_per_image(vae, 1024, 1024, tiles), vae_flops_per_image(vae, 1024, 1024, models::VaeTiling::whole()));
+}
+
+TEST(CostModel, ActivationRoomIsTheLargestThatKeepsTheDeviceInBudget) {
+  const CostModel cost(released(), Workload{});
+  auto p = gpu_profile();
+  p.device.budget = 8 * kGiB;
+  std::vector<StageCost> parts = {cost.stage_cost(whole_dit(), p), cost.stage_cost(StageContent{StageKind::kVae}, p)};
+  const int64_t room = cost.activation_room(parts, 1, p);
+  ASSERT_GT(room, 0);
+  auto total_with = [&](int64_t activations) {
+    auto q = parts;
+    q[1].activations = activations;
+    q[1].workspace = CostModel::workspace_bytes(activations, p);
+    return cost.device_cost(q.data(), q.size(), p).total;
+  };
+  EXPECT_LE(total_with(room), p.device.budget);
+  EXPECT_GT(total_with(room + 1), p.device.budget);
+  p.device.budget = 4 * kGiB;  // not even the DiT's weights
+  EXPECT_EQ(cost.activation_room(parts, 1, p), -1);
 }
 
 TEST(Workload, BadSizesAreRefusedWithTheRule) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/tiny_model.h"
 #include "partition/plan_file.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/temp_dir.h"
@@ -88,27 +89,40 @@ TEST(PlanCommand, ExplainsOneStageForComparisonWithABenchmark) {
   EXPECT_EQ(run_command(plan_cmd("--explain-stage unet")).exit_code, 2);
 }
 
-TEST(PlanCommand, ReadsConfigsFromACheckpointFolder) {
+// `--model DIR` reads the configs through io::ModelFolder, so every layout it
+// recognises plans the same model as the tiny preset with the same configs.
+TEST(PlanCommand, PlansATinyModelFolderInEveryLayout) {
   TempDir dir;
-  auto write = [&](const std::string& component, const std::string& text) {
-    std::filesystem::create_directories(dir.file(component));
-    std::ofstream(dir.file(component + "/config.json")) << text;
-  };
-  // Half-size DiT (18 blocks), otherwise the released configs' defaults.
-  write("transformer", R"({"dim": 2304, "n_layers": 18, "n_heads": 24, "n_kv_heads": 8})");
-  write("text_encoder", R"({"text_config": {"hidden_size": 2560, "num_hidden_layers": 34}})");
-  write("clip_model", "{}");
-  write("vae", "{}");
-  auto r = run_command(baton_command() + " plan --no-detect --model " + dir.path() + " --devices cuda:0=16GiB --json");
+  // Plans go to files: reading a folder logs its config notes next to stdout.
+  const std::string args = " --no-detect --devices cpu=4GiB --width 128 --height 128 --caption-tokens 16 -o ";
+  auto r = run_command(baton_command() + " plan --preset tiny" + args + dir.file("preset.json"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto plan = partition::plan_from_json(r.output, "stdout");
-  EXPECT_EQ(plan.model().dit_blocks(), 18);
-  EXPECT_EQ(plan.model().folder(), dir.path());
-
-  std::filesystem::remove(dir.file("vae/config.json"));
-  r = run_command(baton_command() + " plan --no-detect --model " + dir.path() + " --devices cuda:0=16GiB");
+  const auto preset = partition::load_plan(dir.file("preset.json"));
+  for (auto layout : {io::Layout::NewBie, io::Layout::Diffusers, io::Layout::Comfy}) {
+    const std::string name = io::layout_name(layout);
+    const auto folder = dir.file(name);
+    io::TinyModelOptions options;
+    options.layout = layout;
+    io::write_tiny_model(folder, options);
+    r = run_command(baton_command() + " plan --model " + folder + args + dir.file(name + ".json"));
+    ASSERT_EQ(r.exit_code, 0) << name << "\n" << r.output;
+    const auto plan = partition::load_plan(dir.file(name + ".json"));
+    EXPECT_EQ(plan.model().folder(), folder);
+    EXPECT_EQ(plan.model().layout(), name);
+    EXPECT_EQ(plan.model().dit_blocks(), io::tiny_model_configs().transformer.n_layers) << name;
+    EXPECT_EQ(plan.model().gemma_layers(), io::tiny_model_configs().text_encoder.used_layers()) << name;
+    EXPECT_EQ(plan.model().parameters(), preset.model().parameters()) << name;
+    EXPECT_EQ(plan.totals().weight_bytes(), preset.totals().weight_bytes()) << name;
+    EXPECT_EQ(plan.usage(0).total_bytes(), preset.usage(0).total_bytes()) << name;
+    // The saved plan names the folder; checking it reads the folder again.
+    r = run_command(baton_command() + " plan --no-detect --check " + dir.file(name + ".json"));
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.output;
+  }
+  // A folder that is no model.
+  std::filesystem::create_directories(dir.file("empty"));
+  r = run_command(baton_command() + " plan --model " + dir.file("empty") + args + dir.file("empty.json"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_TRUE(has(r, "vae/config.json")) << r.output;
+  EXPECT_TRUE(has(r, dir.file("empty"))) << r.output;
 }
 
 }  // namespace

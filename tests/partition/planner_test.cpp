@@ -6,6 +6,7 @@
 
 #include "core/byte_size.h"
 #include "core/error.h"
+#include "models/vae/vae_memory.h"
 #include "partition/plan_file.h"
 #include "partition/plan_report.h"
 #include "partition/planner.h"
@@ -144,8 +145,21 @@ TEST(Planner, TilesTheVaeWhenTheWholeDecodeDoesNotFit) {
   const auto& vae = plan.stages(plan.stages_size() - 1);
   ASSERT_EQ(vae.kind(), pb::Stage::VAE);
   EXPECT_TRUE(vae.vae_tiling().tiled());
-  EXPECT_GT(vae.vae_tiling().tile_px(), 0);
+  // The largest square tile models::choose_vae_tile finds for what the device has left.
+  EXPECT_GE(vae.vae_tiling().tile_h(), models::kMinVaeTile);
+  EXPECT_LT(vae.vae_tiling().tile_h(), 128);
+  EXPECT_EQ(vae.vae_tiling().tile_w(), vae.vae_tiling().tile_h());
+  EXPECT_EQ(vae.vae_tiling().overlap(), models::VaeTiling::default_overlap(vae.vae_tiling().tile_h()));
   EXPECT_FALSE(plan.time_sharing().enabled());
+  // One tile larger would not fit: the device total with it exceeds the budget.
+  auto bigger = plan;
+  const int32_t tile = vae.vae_tiling().tile_h() + 8;
+  auto* t = bigger.mutable_stages(bigger.stages_size() - 1)->mutable_vae_tiling();
+  t->set_tile_h(tile);
+  t->set_tile_w(tile);
+  t->set_overlap(static_cast<int32_t>(models::VaeTiling::default_overlap(tile)));
+  evaluate_plan(bigger, released(), DeviceSpeeds());
+  EXPECT_GT(bigger.usage(0).total_bytes(), bigger.usage(0).budget_bytes());
 }
 
 TEST(Planner, TextOnCpuWhenAsked) {

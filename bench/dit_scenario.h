@@ -1,0 +1,32 @@
+#pragma once
+// `baton bench dit`: one guided Next-DiT call (spec A.12: the CFG pair of a
+// long and a short caption, both branches, then the guidance) at each image
+// size; median time, FLOP rate and peak memory, next to ../shared/baselines.md
+// (PyTorch eager on an H200: 193.8 ms at 1024x1024, 69.2 ms at 512x512). The
+// caption path (caption embedder + context refiner) runs once per request, so
+// it is timed on its own and not inside the call. `attention_only` times one
+// main-block attention call per SDPA kernel family instead (which one
+// compat::attention should use).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/bench_report.h"
+#include "bench/bench_settings.h"
+
+namespace baton::bench {
+
+struct DitBenchOptions {
+  std::vector<ImageSize> sizes;               // empty: the settings' width x height
+  std::vector<int64_t> captions{128, 8};      // cond, uncond caption tokens
+  std::vector<std::string> sdpa{"auto"};      // SDPA kernel families to compare (libtorch 2.5+ for all but auto)
+  bool attention_only = false;
+  int64_t layers = -1;                        // main blocks to run; -1: the model's
+};
+
+// auto, flash, efficient, cudnn, math.
+const std::vector<std::string>& sdpa_families();
+
+BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& options);
+
+}  // namespace baton::bench
