@@ -121,12 +121,8 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& mode
   if (vae.device() == device) {
     auto weights = model.weights(io::Component::Vae);
     models::VaeTiling tiling = models::VaeTiling::whole();
-    if (vae.vae_tiling().tiled()) {
-      // The plan counts output pixels per tile plus a halo on each side.
-      const int64_t up = model.vae_config().upscale();
-      const int64_t tile = (vae.vae_tiling().tile_px() + 2 * vae.vae_tiling().halo_px()) / up;
-      tiling = models::VaeTiling{tile, tile, std::max<int64_t>(1, 2 * vae.vae_tiling().halo_px() / up)};
-    }
+    if (vae.vae_tiling().tiled())
+      tiling = models::VaeTiling{vae.vae_tiling().tile_h(), vae.vae_tiling().tile_w(), vae.vae_tiling().overlap()};
     spdlog::info("{}: loading the VAE stage ({})", device, tiling.describe());
     // The FLUX VAE overflows in fp16 (spec E.1 force_upcast): decode in float32 then.
     auto options = options_of(vae);
