@@ -145,6 +145,7 @@ BatchReport run_batch(const BatchOptions& o) {
       continue;
     }
     if (fs::exists(path)) spdlog::warn("batch: {} will be made again: {}", path, why);
+    manifest.forget(l.line);
     pending.push_back(&l);
   }
   if (report.skipped) spdlog::info("batch: {} of {} image(s) are complete from an earlier run", report.skipped, lines.size());

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 namespace baton::coordinator {
 namespace {
@@ -54,7 +55,8 @@ BatchManifest::BatchManifest(std::string path) : path_(std::move(path)) {
     if (line.empty()) continue;
     try {
       auto j = nlohmann::json::parse(line);
-      entries_[j.at("line").get<int64_t>()] = std::move(j);
+      const auto key = j.at("line").get<int64_t>();  // before the move below (C++17 evaluates its right side first)
+      entries_[key] = std::move(j);
     } catch (const nlohmann::json::exception& e) {
       spdlog::warn("manifest {} line {}: ignored ({})", path_, number, e.what());
     }
@@ -68,6 +70,18 @@ BatchManifest::~BatchManifest() {
 const nlohmann::json* BatchManifest::entry(int64_t line) const {
   auto it = entries_.find(line);
   return it == entries_.end() ? nullptr : &it->second;
+}
+
+void BatchManifest::forget(int64_t line) {
+  if (!entries_.erase(line)) return;
+  std::string text;
+  for (const auto& [number, entry] : entries_) text += entry.dump() + "\n";
+  io::write_file_atomically(path_, text.data(), text.size());
+  // The old descriptor names the replaced file: append to the new one.
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) fail("reopen it", path_);
+  ::close(fd_);
+  fd_ = fd;
 }
 
 void BatchManifest::append(const nlohmann::json& entry) {

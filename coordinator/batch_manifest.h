@@ -24,6 +24,9 @@ class BatchManifest {
   size_t size() const { return entries_.size(); }
   // Appends one entry (must have "line") and fsyncs the file.
   void append(const nlohmann::json& entry);
+  // Drops the entry of `line` (an image that must be made again), so each
+  // line keeps at most one entry: the file is rewritten atomically, in line order.
+  void forget(int64_t line);
 
  private:
   std::string path_;

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
+
+#include <cerrno>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -88,12 +90,17 @@ void Service::run(RequestRunner& runner, const std::function<void(const sampling
   while (!stop) {
     // Requests first, in bounded bursts, so a flood cannot starve the pipeline.
     int received = 0;
-    while (received < 256 && receive_one()) ++received;
-    if (runner.idle()) {
-      if (received == 0) {
-        zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-        zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    try {
+      while (received < 256 && receive_one()) ++received;
+      if (runner.idle()) {
+        if (received == 0) {
+          zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+          zmq::poll(&item, 1, std::chrono::milliseconds(50));
+        }
+        continue;
       }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal (SIGTERM: `stop` is set now)
       continue;
     }
     try {

@@ -169,7 +169,7 @@ void write_token_file(const std::string& path) {
   std::random_device rd;
   std::string token;
   const char* hex = "0123456789abcdef";
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < 8; ++i) {  // 256 bits
     const uint32_t v = rd();
     for (int k = 0; k < 4; ++k) token += hex[(v >> (8 * k + 4)) & 15], token += hex[(v >> (8 * k)) & 15];
   }
@@ -271,10 +271,16 @@ void ServerAuthenticator::serve(zmq::context_t& context, std::promise<void>& rea
   }
   ready.set_value();
   while (!stop_) {
-    zmq::pollitem_t item{zap.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
     std::vector<zmq::message_t> frames;
-    if (!zmq::recv_multipart(zap, std::back_inserter(frames))) continue;
+    try {
+      zmq::pollitem_t item{zap.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+      if (!zmq::recv_multipart(zap, std::back_inserter(frames))) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal meant for the server's loop
+      spdlog::error("serve: the authenticator stopped: {}", e.what());
+      return;
+    }
     bool ok = false;
     std::string why = "malformed ZAP request";
     if (frames.size() >= 6 && frames[0].to_string() == "1.0") {
@@ -298,7 +304,11 @@ void ServerAuthenticator::serve(zmq::context_t& context, std::promise<void>& rea
     std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id),
                                               ok ? zmq::str_buffer("200") : zmq::str_buffer("400"), zmq::buffer(why),
                                               zmq::str_buffer(""), zmq::str_buffer("")};
-    zmq::send_multipart(zap, reply);
+    try {
+      zmq::send_multipart(zap, reply);
+    } catch (const zmq::error_t& e) {
+      spdlog::error("serve: the authenticator could not answer: {}", e.what());
+    }
   }
 }
 

@@ -70,7 +70,7 @@ int BackgroundProcess::stop(int signal, int wait_s) {
 
 ServerProcess::ServerProcess(const std::string& env, const std::string& args, const std::string& log_path,
                              const std::string& launcher, int ready_s)
-    : process_(env + " " + launcher + " " + baton_command() + " serve " + args, log_path) {
+    : process_("exec env " + env + " " + launcher + " " + baton_command() + " serve " + args, log_path) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(ready_s);
   while (std::chrono::steady_clock::now() < until) {
     const std::string text = log();

@@ -95,7 +95,7 @@ TEST(Batch, KilledAfterTheFirstImageTheRerunFinishesWithExactlyOneImagePerLine) 
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
   EXPECT_NE(rerun.output.find(" complete from an earlier run"), std::string::npos) << rerun.output;
   expect_complete(dir.file("prompts.jsonl"), out);
-  EXPECT_TRUE(fs::exists(out + "/000003-777.png"));
+  EXPECT_TRUE(fs::exists(out + "/000004-777.png"));  // line 1 is a comment
   EXPECT_TRUE(fs::exists(out + "/000002-2.png"));
 
   auto third = run_command(command, 120);

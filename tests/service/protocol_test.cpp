@@ -159,8 +159,8 @@ TEST(BatchManifest, DropsAPartialLastLineAndKeepsTheRest) {
   const std::string path = dir.file("manifest.jsonl");
   {
     BatchManifest m(path);
-    m.append({{"line", 1}, {"file", "000001-1.png"}});
-    m.append({{"line", 3}, {"file", "000003-3.png"}});
+    m.append(nlohmann::json::object({{"line", 1}, {"file", "000001-1.png"}}));
+    m.append(nlohmann::json::object({{"line", 3}, {"file", "000003-3.png"}}));
   }
   std::ofstream(path, std::ios::app) << "{\"line\": 4, \"fi";  // a kill in the middle of an append
   BatchManifest m(path);
@@ -168,7 +168,7 @@ TEST(BatchManifest, DropsAPartialLastLineAndKeepsTheRest) {
   ASSERT_NE(m.entry(3), nullptr);
   EXPECT_EQ(m.entry(3)->at("file"), "000003-3.png");
   EXPECT_EQ(m.entry(4), nullptr);
-  m.append({{"line", 4}, {"file", "000004-4.png"}});
+  m.append(nlohmann::json::object({{"line", 4}, {"file", "000004-4.png"}}));
   const std::string text = test::read_text(path);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_EQ(text.find("\"fi{"), std::string::npos) << text;
