@@ -420,22 +420,16 @@ void run_serve(const PipelineOptions& pipeline_options, const ServiceOptions& op
   Service service(options);
   auto pipeline = Pipeline::open(pipeline_options, max_size);
   g_stop = false;
-  struct sigaction action {}, old_int {}, old_term {};
+  // Left installed on return: a second SIGTERM (a launcher and a process
+  // group both forward one) must not kill the process while it cleans up.
+  struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, &old_int);
-  sigaction(SIGTERM, &action, &old_term);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   std::cout << "baton serve: listening on " << service.endpoint() << " (authentication: " << service.mechanism()
             << ", requests up to " << max_size.width << "x" << max_size.height << ")" << std::endl;
-  try {
-    service.run(pipeline->runner(), [&](const sampling::GenerationRequest& r) { pipeline->check_fits(r); }, g_stop);
-  } catch (...) {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-    throw;
-  }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGTERM, &old_term, nullptr);
+  service.run(pipeline->runner(), [&](const sampling::GenerationRequest& r) { pipeline->check_fits(r); }, g_stop);
   const auto stats = service.stats();
   spdlog::info("serve: stopped ({} requests answered, {} refused)", stats.requests, stats.refused);
 }
