@@ -14,6 +14,7 @@
 #include "coordinator/service_protocol.h"
 #include "coordinator/service_security.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "tests/service/background_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -83,6 +84,12 @@ TEST(ServiceProtocol, RefusesOutOfRangeParametersAndBadUtf8) {
   p = to_parameters(r);
   p.set_prompt("bad \xc0\xaf utf-8");
   EXPECT_NE(error_of([&] { to_request(p); }).find("not valid UTF-8"), std::string::npos);
+}
+
+TEST(Utf8, FollowsRfc3629) {
+  EXPECT_TRUE(is_utf8("plain, caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac, \xf0\x9f\x98\x80"));
+  for (const char* bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc3", "\x80", "\xff"})
+    EXPECT_FALSE(is_utf8(bad)) << bad;
 }
 
 TEST(ServiceSecurity, KnowsLoopbackEndpoints) {

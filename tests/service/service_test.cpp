@@ -170,7 +170,15 @@ TEST(Serve, KeepsServingThrough10000MalformedFramesThenAnswersAValidRequest) {
     }
     send_frames(s, frames);
     ++sent;
-    if (i % 200 == 0) replies += drain(s, errors);
+    // In steps of 100: the server never blocks on a slow reader (it drops
+    // what a full queue cannot take), so the test reads as it goes.
+    if (sent % 100 == 0) {
+      const auto step_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (replies < sent && std::chrono::steady_clock::now() < step_until) {
+        replies += drain(s, errors);
+        if (replies < sent) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
   }
   // Oversized frames: the server drops the connection before reading them.
   {
@@ -189,7 +197,7 @@ TEST(Serve, KeepsServingThrough10000MalformedFramesThenAnswersAValidRequest) {
   EXPECT_EQ(replies, sent) << server.log();
   EXPECT_GE(errors, sent * 7 / 8 - 10) << server.log();
   const double fuzz_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_LT(fuzz_seconds, 20.0);
+  EXPECT_LT(fuzz_seconds, 30.0);
 
   coordinator::ServiceClient client(server.endpoint(), {}, std::chrono::seconds(60));
   r.width = 64;
