@@ -291,6 +291,11 @@ TEST(Serve, BusyWhenTheQueueIsFullAndClearErrorsForBadRequests) {
   auto unknown = run_command(baton_in(dir) + " status 12345 --endpoint " + server.endpoint());
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("no job 12345 on this server"), std::string::npos) << unknown.output;
+  // The detached job, waited for and fetched later (the server holds its result).
+  auto fetched = run_command(baton_in(dir) + " status 1 --wait --no-progress --endpoint " + server.endpoint() + " -o " +
+                             dir.file("long.png"), 120);
+  EXPECT_EQ(fetched.exit_code, 0) << fetched.output;
+  EXPECT_EQ(io::read_png(dir.file("long.png")).image.height, 48) << fetched.output;
   EXPECT_EQ(server.stop(), 0) << server.log();
 }
 
