@@ -2,26 +2,14 @@
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <filesystem>
+#include <map>
 
-#include "coordinator/demo_model.h"
-#include "coordinator/local_stage_network.h"
-#include "coordinator/pipeline_assembly.h"
 #include "coordinator/progress_display.h"
-#include "coordinator/request_runner.h"
 #include "core/byte_size.h"
-#include "core/device_memory.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
-#include "io/model_folder.h"
-#include "partition/device_inventory.h"
-#include "partition/model_configs.h"
-#include "partition/plan_file.h"
-#include "partition/plan_report.h"
-#include "partition/planner.h"
-#include "partition/weight_format.h"
 
 namespace baton::coordinator {
 namespace fs = std::filesystem;
@@ -43,45 +31,6 @@ std::vector<std::string> output_paths(const std::string& output,
   return paths;
 }
 
-namespace {
-
-partition::pb::Plan make_generate_plan(const GenerateOptions& o, const std::string& model_dir) {
-  const auto configs = partition::model_from_folder(model_dir);
-  if (!o.plan_file.empty()) {
-    auto plan = partition::load_plan(o.plan_file);
-    return partition::validate_plan(plan, partition::inventory_of(plan), configs, partition::DeviceSpeeds());
-  }
-  const auto inventory = partition::parse_device_spec(o.devices, partition::local_device_probe());
-  bool has_gpu = false;
-  for (const auto& d : inventory) has_gpu = has_gpu || d.name.rfind("cuda", 0) == 0;
-  // Sized for the largest request of the job.
-  partition::Workload w;
-  w.width = w.height = w.steps = 0;
-  for (const auto& r : o.requests) {
-    w.width = std::max(w.width, r.width);
-    w.height = std::max(w.height, r.height);
-    w.steps = std::max(w.steps, r.steps);
-  }
-  w.microbatch_samples = o.microbatch;
-  w.attention = has_gpu ? partition::AttentionKind::kFlash : partition::AttentionKind::kMath;
-  partition::validate_workload(w, configs);
-  partition::PlanOptions po;
-  if (!o.dtype.empty()) po.weights = partition::parse_weight_format(o.dtype);
-  po.text_on = o.text_on;
-  // Time-sharing cannot run yet (pipeline_assembly.h): plan without it, so a
-  // plan that needs it says so as "does not fit".
-  po.allow_time_sharing = false;
-  return partition::make_plan(configs, w, inventory, partition::DeviceSpeeds(), po);
-}
-
-int64_t max_rss_bytes() {
-  struct rusage u {};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<int64_t>(u.ru_maxrss) * 1024;
-}
-
-}  // namespace
-
 GenerateReport run_generate(const GenerateOptions& o) {
   if (o.requests.empty()) throw UsageError("no prompt given", "use --prompt TEXT or --prompt-file FILE");
   for (const auto& r : o.requests) r.validate();
@@ -93,28 +42,8 @@ GenerateReport run_generate(const GenerateOptions& o) {
     if (ec) throw UsageError("cannot create the output folder " + parent.string() + " (" + ec.message() + ")");
   }
 
-  std::string model_dir = o.model;
-  if (is_demo_model(o.model)) {
-    model_dir = ensure_demo_model();
-    spdlog::warn("--model demo: a tiny model with RANDOM weights; its images are noise, not pictures");
-  } else if (!fs::is_directory(o.model)) {
-    throw UsageError("model folder " + o.model + " does not exist",
-                     "download NewBie-image-Exp0.1 (see README) or use --model demo");
-  }
-  io::ModelFolder folder(model_dir);
-  const auto plan = make_generate_plan(o, model_dir);
-  spdlog::info("plan:\n{}", partition::format_plan_table(plan));
-
-  std::vector<std::unique_ptr<worker::StageWorker>> workers;
-  std::vector<std::string> worker_devices;
-  for (const auto& device : plan_devices(plan))
-    if (auto w = assemble_worker(folder, plan, device)) {
-      workers.push_back(std::move(w));
-      worker_devices.push_back(device);
-    }
-  LocalStageNetwork network(std::move(workers));
-  const size_t dit_stages = static_cast<size_t>(pipeline_shape(plan).dit_stages);
-  RequestRunner runner(network, o.max_in_flight ? o.max_in_flight : std::max<size_t>(2, dit_stages + 1));
+  auto pipeline = Pipeline::open(o, PlannedSize::of(o.requests));
+  RequestRunner& runner = pipeline->runner();
 
   GenerateReport report;
   const auto start = std::chrono::steady_clock::now();
@@ -145,13 +74,8 @@ GenerateReport run_generate(const GenerateOptions& o) {
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& p : written)
     if (!p.empty()) report.written.push_back(p);
-  for (size_t i = 0; i < network.workers().size(); ++i)
-    for (const auto& [stage, secs] : network.workers()[i]->busy_seconds())
-      report.stages.push_back({stage, worker_devices[i], secs});
-  for (const auto& d : worker_devices) {
-    const c10::Device device(d);
-    report.peak_bytes.emplace_back(d, device.is_cuda() ? peak_allocated_bytes(device) : max_rss_bytes());
-  }
+  report.stages = pipeline->stage_timings();
+  report.peak_bytes = pipeline->peak_bytes();
   return report;
 }
 

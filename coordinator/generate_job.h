@@ -4,27 +4,16 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/pipeline.h"
 #include "sampling/generation_request.h"
 
 namespace baton::coordinator {
 
-struct GenerateOptions {
-  std::string model;                 // a model folder, or "demo"
+// The model and device options (PipelineOptions), then what to make and where.
+struct GenerateOptions : PipelineOptions {
   std::vector<sampling::GenerationRequest> requests;  // seeds already chosen
   std::string output = ".";          // a .png file (one request) or a folder
-  std::string devices = "auto";      // as `baton plan --devices`
-  std::string plan_file;             // a saved plan instead of planning here
-  std::string dtype;                 // weights on GPUs: bf16 (default), fp16, fp32
-  std::string text_on = "auto";      // auto, cpu, or a device
-  int64_t microbatch = 2;            // 2 = both CFG branches per microbatch, 1 = one
-  size_t max_in_flight = 0;          // 0 = enough to keep every stage busy
   bool interactive = false;          // draw a progress bar on the terminal
-};
-
-struct StageTiming {
-  std::string stage;                 // "text", "dit0", "vae"
-  std::string device;
-  double busy_seconds = 0;
 };
 
 struct GenerateReport {

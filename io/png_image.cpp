@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/tensor_source.h"  // format_shape
+#include "core/utf8.h"
 #include "io/atomic_file.h"
 
 namespace baton::io {
@@ -55,19 +56,6 @@ std::string trim(const std::string& s) {
 bool is_ascii(const std::string& s) {
   for (unsigned char c : s)
     if (c >= 0x80) return false;
-  return true;
-}
-
-bool is_utf8(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (extra < 0 || i + extra >= s.size()) return false;
-    for (int k = 1; k <= extra; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += extra + 1;
-  }
   return true;
 }
 

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace baton::sampling {
 
@@ -21,6 +22,8 @@ void GenerationRequest::validate() const {
   if (!(shift > 0 && shift <= 100)) bad("shift must be in (0, 100]", "6.0 is the default");
   if (prompt.size() > 64 * 1024 || negative_prompt.size() > 64 * 1024 || system_prompt.size() > 64 * 1024)
     bad("prompt text longer than 64 KiB", "prompts are truncated to 512 tokens anyway");
+  if (!is_utf8(prompt) || !is_utf8(negative_prompt) || !is_utf8(system_prompt))
+    bad("prompt text is not valid UTF-8", "save prompt files as UTF-8");
 }
 
 nlohmann::json GenerationRequest::to_json() const {
@@ -30,9 +33,9 @@ nlohmann::json GenerationRequest::to_json() const {
           {"shift", shift},         {"seed", seed}};
 }
 
-GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
+GenerationRequest GenerationRequest::from_json(const nlohmann::json& j, const GenerationRequest& defaults) {
   if (!j.is_object()) throw UsageError("a request must be a JSON object, got: " + j.dump().substr(0, 80));
-  GenerationRequest r;
+  GenerationRequest r = defaults;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
     const auto& v = it.value();
@@ -61,6 +64,8 @@ GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) {
   r.validate();
   return r;
 }
+
+GenerationRequest GenerationRequest::from_json(const nlohmann::json& j) { return from_json(j, GenerationRequest()); }
 
 uint64_t random_seed() {
   std::random_device rd;

@@ -25,9 +25,10 @@ struct GenerationRequest {
   // Throws UsageError naming the field and the allowed range.
   void validate() const;
   nlohmann::json to_json() const;
-  // Missing fields keep their defaults; unknown fields and wrong types are
-  // refused (UsageError), so a typo in a batch file is not silently ignored.
-  static GenerationRequest from_json(const nlohmann::json& j);
+  // Missing fields take their value from `defaults`; unknown fields and wrong
+  // types are refused (UsageError), so a typo in a batch file is not silently ignored.
+  static GenerationRequest from_json(const nlohmann::json& j, const GenerationRequest& defaults);
+  static GenerationRequest from_json(const nlohmann::json& j);  // the defaults above
   // The image's latent grid: [16, height/8, width/8].
   int64_t latent_height() const { return height / 8; }
   int64_t latent_width() const { return width / 8; }

@@ -15,32 +15,6 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
-// proto3 keeps fields it does not know; a peer that sends them speaks another
-// schema, so they are refused (issue 10, Bad input).
-std::string first_unknown_field(const Message& message, const std::string& path) {
-  const auto* reflection = message.GetReflection();
-  if (!reflection->GetUnknownFields(message).empty()) {
-    return path + " field " + std::to_string(reflection->GetUnknownFields(message).field(0).number());
-  }
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const auto* field : fields) {
-    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    const std::string child = path + "." + field->name();
-    if (field->is_repeated()) {
-      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-        auto found = first_unknown_field(reflection->GetRepeatedMessage(message, field, i),
-                                         child + "[" + std::to_string(i) + "]");
-        if (!found.empty()) return found;
-      }
-    } else {
-      auto found = first_unknown_field(reflection->GetMessage(message, field), child);
-      if (!found.empty()) return found;
-    }
-  }
-  return {};
-}
-
 void check_text(const std::string& text, int max_bytes, const std::string& what) {
   require(static_cast<int64_t>(text.size()) <= max_bytes,
           what + " has " + std::to_string(text.size()) + " bytes, the limit is " + std::to_string(max_bytes));
@@ -101,6 +75,32 @@ void check_microbatch(const wire::MicrobatchHeader& m, const WireLimits& limits)
 }
 
 }  // namespace
+
+// proto3 keeps fields it does not know; a peer that sends them speaks another
+// schema, so they are refused (issue 10, Bad input).
+std::string first_unknown_field(const google::protobuf::Message& message, const std::string& path) {
+  const auto* reflection = message.GetReflection();
+  if (!reflection->GetUnknownFields(message).empty()) {
+    return path + " field " + std::to_string(reflection->GetUnknownFields(message).field(0).number());
+  }
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string child = path + "." + field->name();
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        auto found = first_unknown_field(reflection->GetRepeatedMessage(message, field, i),
+                                         child + "[" + std::to_string(i) + "]");
+        if (!found.empty()) return found;
+      }
+    } else {
+      auto found = first_unknown_field(reflection->GetMessage(message, field), child);
+      if (!found.empty()) return found;
+    }
+  }
+  return {};
+}
 
 void WireLimits::validate() const {
   require(max_header_bytes > 0 && max_tensors_per_message > 0 && max_tensor_rank > 0 && max_tensor_elements > 0 &&

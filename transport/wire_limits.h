@@ -44,6 +44,11 @@ wire::Envelope parse_envelope(const void* data, size_t size, const WireLimits& l
 // The schema and bound checks of parse_envelope on an Envelope in memory.
 void check_envelope(const wire::Envelope& envelope, const WireLimits& limits);
 
+// proto3 keeps fields it does not know; a peer that sends them speaks another
+// schema. The first such field at any depth ("Envelope.hello field 9"), or ""
+// when there is none. Also used by the service protocol (coordinator/).
+std::string first_unknown_field(const google::protobuf::Message& message, const std::string& path);
+
 // Sum of the byte lengths a microbatch declares (0 for other bodies). Only
 // meaningful after check_envelope.
 int64_t declared_payload_bytes(const wire::Envelope& envelope);
