@@ -184,6 +184,23 @@ TEST_F(TextStageTest, RunsInBf16OnTheCpu) {
   EXPECT_LT(relative_l2_error(a.clip_pooled, b.clip_pooled), 5e-2);
 }
 
+TEST_F(TextStageTest, GemmaWeightsIn8BitsAreSmallerAndClose) {
+  TextStage dense(options(0), gemma_weights, jina_weights);
+  auto o = options(0);
+  o.gemma_weights = WeightFormat::kInt8;
+  o.gemma_split_layer = 2;  // both pieces honour the format
+  TextStage int8(o, gemma_weights, jina_weights);
+  const auto a = int8.encode("", PromptText{kPrompt});
+  const auto b = dense.encode("", PromptText{kPrompt});
+  const double err = relative_l2_error(a.cap_feats, b.cap_feats);
+  EXPECT_GT(err, 1e-4);  // really quantised
+  EXPECT_LT(err, 5e-2);
+  EXPECT_TRUE(at::equal(a.clip_pooled, b.clip_pooled));  // Jina stays dense
+  // Gemma's matrices shrink from 4 bytes to 1 (plus a scale per row); Jina's do not.
+  const int64_t dense_bytes = dense.weight_bytes().front().second, int8_bytes = int8.weight_bytes().front().second;
+  EXPECT_LT(int8_bytes, dense_bytes * 0.6);
+}
+
 TEST_F(TextStageTest, MissingWeightsAreNamed) {
   TensorMap empty;
   try {
