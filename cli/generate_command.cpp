@@ -52,6 +52,7 @@ int run_generate_command(GenerateArgs& a) {
   }
   a.job.interactive = !a.no_progress && coordinator::ProgressDisplay::stderr_is_terminal();
   const auto report = coordinator::run_generate(a.job);
+  if (report.rank != 0) return report.errors.empty() ? 0 : 1;  // under mpirun rank 0 speaks for the job
   std::cerr << coordinator::format_generate_report(report);
   for (const auto& e : report.errors) std::cerr << "baton: error: " << e << "\n";
   for (const auto& p : report.written) std::cout << p << "\n";
@@ -63,7 +64,9 @@ int run_generate_command(GenerateArgs& a) {
 Command add_generate_command(CLI::App& root) {
   auto a = std::make_shared<GenerateArgs>();
   auto* app = root.add_subcommand(
-      "generate", "Make images from prompts with NewBie-image-Exp0.1 on the local devices (one thread per device)");
+      "generate",
+      "Make images from prompts with NewBie-image-Exp0.1 on the local devices (one thread per device), "
+      "or under mpirun on one device per rank (docs/distributed.md)");
   app->add_option("--model", a->job.model,
                   "model folder (NewBie, diffusers or ComfyUI layout), or 'demo' for a tiny random-weight model")
       ->required();
@@ -84,7 +87,8 @@ Command add_generate_command(CLI::App& root) {
   app->add_option("--shift", a->defaults.shift, "flow-matching time shift")->default_val(6.0);
   app->add_option("--seed", a->seed, "seed of the first image (the next prompts get seed+1, ...); random if absent");
   app->add_option("--devices", a->job.devices,
-                  "devices and budgets, e.g. cuda:0=8GiB,cuda:1=8GiB,cpu=32GiB (default: auto = what this machine has)")
+                  "devices and budgets, e.g. cuda:0=8GiB,cuda:1=8GiB,cpu=32GiB (default: auto = what this machine "
+                  "has); under mpirun one device per rank, in rank order")
       ->default_val("auto");
   app->add_option("--plan", a->job.plan_file, "a saved plan (baton plan -o FILE) instead of planning now");
   app->add_option("--dtype", a->job.dtype, "weights on GPUs: bf16 (default), fp16 or fp32; CPUs use fp32");
@@ -95,6 +99,8 @@ Command add_generate_command(CLI::App& root) {
   app->add_option("--max-in-flight", a->job.max_in_flight, "requests in the pipeline at once (default: stages + 1)");
   app->add_option("-o,--output", a->job.output, "output .png file (one prompt) or folder")->default_val(".");
   app->add_flag("--no-progress", a->no_progress, "no progress bar, one log line per image");
+  app->add_option("--trace", a->job.trace_file,
+                  "append a JSON line per message each stage handled (stage, request, step, start and end in us)");
   return {app, [a] { return run_generate_command(*a); }};
 }
 

@@ -10,7 +10,9 @@
 #include "coordinator/local_stage_network.h"
 #include "coordinator/pipeline_assembly.h"
 #include "coordinator/progress_display.h"
+#include "coordinator/rank_generate.h"
 #include "coordinator/request_runner.h"
+#include "coordinator/stage_trace.h"
 #include "core/byte_size.h"
 #include "core/device_memory.h"
 #include "core/error.h"
@@ -22,6 +24,7 @@
 #include "partition/plan_report.h"
 #include "partition/planner.h"
 #include "partition/weight_format.h"
+#include "transport/membership.h"
 
 namespace baton::coordinator {
 namespace fs = std::filesystem;
@@ -45,13 +48,51 @@ std::vector<std::string> output_paths(const std::string& output,
 
 namespace {
 
-partition::pb::Plan make_generate_plan(const GenerateOptions& o, const std::string& model_dir) {
+int64_t max_rss_bytes() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+int64_t peak_memory_bytes(const std::string& device) {
+  const auto on_rank = split_rank_device(device);
+  const c10::Device d(on_rank ? on_rank->second : device);
+  return d.is_cuda() ? peak_allocated_bytes(d) : max_rss_bytes();
+}
+
+std::vector<std::string> prepare_outputs(const GenerateOptions& o) {
+  if (o.requests.empty()) throw UsageError("no prompt given", "use --prompt TEXT or --prompt-file FILE");
+  for (const auto& r : o.requests) r.validate();
+  const auto paths = output_paths(o.output, o.requests);
+  for (const auto& p : paths) {
+    const auto parent = fs::path(p).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (ec) throw UsageError("cannot create the output folder " + parent.string() + " (" + ec.message() + ")");
+  }
+  return paths;
+}
+
+std::string resolve_model_dir(const std::string& model) {
+  if (is_demo_model(model)) {
+    spdlog::warn("--model demo: a tiny model with RANDOM weights; its images are noise, not pictures");
+    return ensure_demo_model();
+  }
+  if (!fs::is_directory(model))
+    throw UsageError("model folder " + model + " does not exist",
+                     "download NewBie-image-Exp0.1 (see README) or use --model demo");
+  return model;
+}
+
+partition::pb::Plan make_generate_plan(const GenerateOptions& o, const std::string& model_dir,
+                                       const partition::DeviceInventory& inventory) {
   const auto configs = partition::model_from_folder(model_dir);
   if (!o.plan_file.empty()) {
     auto plan = partition::load_plan(o.plan_file);
     return partition::validate_plan(plan, partition::inventory_of(plan), configs, partition::DeviceSpeeds());
   }
-  const auto inventory = partition::parse_device_spec(o.devices, partition::local_device_probe());
   bool has_gpu = false;
   for (const auto& d : inventory) has_gpu = has_gpu || d.name.rfind("cuda", 0) == 0;
   // Sized for the largest request of the job.
@@ -74,48 +115,9 @@ partition::pb::Plan make_generate_plan(const GenerateOptions& o, const std::stri
   return partition::make_plan(configs, w, inventory, partition::DeviceSpeeds(), po);
 }
 
-int64_t max_rss_bytes() {
-  struct rusage u {};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<int64_t>(u.ru_maxrss) * 1024;
-}
-
-}  // namespace
-
-GenerateReport run_generate(const GenerateOptions& o) {
-  if (o.requests.empty()) throw UsageError("no prompt given", "use --prompt TEXT or --prompt-file FILE");
-  for (const auto& r : o.requests) r.validate();
-  const auto paths = output_paths(o.output, o.requests);
-  for (const auto& p : paths) {
-    const auto parent = fs::path(p).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    if (ec) throw UsageError("cannot create the output folder " + parent.string() + " (" + ec.message() + ")");
-  }
-
-  std::string model_dir = o.model;
-  if (is_demo_model(o.model)) {
-    model_dir = ensure_demo_model();
-    spdlog::warn("--model demo: a tiny model with RANDOM weights; its images are noise, not pictures");
-  } else if (!fs::is_directory(o.model)) {
-    throw UsageError("model folder " + o.model + " does not exist",
-                     "download NewBie-image-Exp0.1 (see README) or use --model demo");
-  }
-  io::ModelFolder folder(model_dir);
-  const auto plan = make_generate_plan(o, model_dir);
-  spdlog::info("plan:\n{}", partition::format_plan_table(plan));
-
-  std::vector<std::unique_ptr<worker::StageWorker>> workers;
-  std::vector<std::string> worker_devices;
-  for (const auto& device : plan_devices(plan))
-    if (auto w = assemble_worker(folder, plan, device)) {
-      workers.push_back(std::move(w));
-      worker_devices.push_back(device);
-    }
-  LocalStageNetwork network(std::move(workers));
-  const size_t dit_stages = static_cast<size_t>(pipeline_shape(plan).dit_stages);
-  RequestRunner runner(network, o.max_in_flight ? o.max_in_flight : std::max<size_t>(2, dit_stages + 1));
-
+GenerateReport drive_requests(StageNetwork& network, const GenerateOptions& o, const std::vector<std::string>& paths,
+                              size_t in_flight) {
+  RequestRunner runner(network, in_flight);
   GenerateReport report;
   const auto start = std::chrono::steady_clock::now();
   std::map<uint64_t, size_t> index_of;
@@ -145,13 +147,33 @@ GenerateReport run_generate(const GenerateOptions& o) {
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& p : written)
     if (!p.empty()) report.written.push_back(p);
+  return report;
+}
+
+GenerateReport run_generate(const GenerateOptions& o) {
+  if (transport::Membership::launched_by_mpi()) return run_generate_on_ranks(o);
+  const auto paths = prepare_outputs(o);
+  const std::string model_dir = resolve_model_dir(o.model);
+  io::ModelFolder folder(model_dir);
+  const auto plan = make_generate_plan(
+      o, model_dir,
+      o.plan_file.empty() ? partition::parse_device_spec(o.devices, partition::local_device_probe())
+                          : partition::DeviceInventory{});
+  spdlog::info("plan:\n{}", partition::format_plan_table(plan));
+
+  std::vector<std::unique_ptr<worker::StageWorker>> workers;
+  std::vector<std::string> worker_devices;
+  for (const auto& device : plan_devices(plan))
+    if (auto w = assemble_worker(folder, plan, device)) {
+      workers.push_back(std::move(w));
+      worker_devices.push_back(device);
+    }
+  LocalStageNetwork network(std::move(workers), std::make_shared<StageTrace>(o.trace_file, 0));
+  auto report = drive_requests(network, o, paths, o.max_in_flight ? o.max_in_flight : requests_in_flight(plan));
   for (size_t i = 0; i < network.workers().size(); ++i)
     for (const auto& [stage, secs] : network.workers()[i]->busy_seconds())
       report.stages.push_back({stage, worker_devices[i], secs});
-  for (const auto& d : worker_devices) {
-    const c10::Device device(d);
-    report.peak_bytes.emplace_back(d, device.is_cuda() ? peak_allocated_bytes(device) : max_rss_bytes());
-  }
+  for (const auto& d : worker_devices) report.peak_bytes.emplace_back(d, peak_memory_bytes(d));
   return report;
 }
 

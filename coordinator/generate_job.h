@@ -1,9 +1,11 @@
 #pragma once
 // `baton generate` as a library call: prompts in, PNG files out, over the
-// stages of a plan in one process (one thread per device).
+// stages of a plan in one process (one thread per device), or under mpirun
+// over the ranks of the job (rank_generate.h).
 #include <string>
 #include <vector>
 
+#include "partition/device_inventory.h"
 #include "sampling/generation_request.h"
 
 namespace baton::coordinator {
@@ -19,6 +21,7 @@ struct GenerateOptions {
   int64_t microbatch = 2;            // 2 = both CFG branches per microbatch, 1 = one
   size_t max_in_flight = 0;          // 0 = enough to keep every stage busy
   bool interactive = false;          // draw a progress bar on the terminal
+  std::string trace_file;            // JSON lines: start and end of every message each stage handled
 };
 
 struct StageTiming {
@@ -33,6 +36,7 @@ struct GenerateReport {
   double seconds = 0;
   std::vector<StageTiming> stages;
   std::vector<std::pair<std::string, int64_t>> peak_bytes;  // device -> peak allocated (CUDA) / max RSS (CPU)
+  int rank = 0;  // under mpirun: only rank 0's report is the job's (the others print nothing)
 };
 
 // Where each request's image goes: `output` itself for one request whose
@@ -42,6 +46,23 @@ struct GenerateReport {
 std::vector<std::string> output_paths(const std::string& output, const std::vector<sampling::GenerationRequest>& requests);
 
 GenerateReport run_generate(const GenerateOptions& options);
+
+// The pieces of run_generate, shared with the run over ranks.
+class StageNetwork;
+// Checks the requests, makes the output folders; each request's output path.
+std::vector<std::string> prepare_outputs(const GenerateOptions& options);
+// The folder of `model` ("demo": made on first use); UsageError when missing.
+std::string resolve_model_dir(const std::string& model);
+// The job's plan over `devices`, or options.plan_file checked against the model.
+partition::pb::Plan make_generate_plan(const GenerateOptions& options, const std::string& model_dir,
+                                       const partition::DeviceInventory& devices);
+// Runs every request through `network` with at most `in_flight` in the
+// pipeline, writing each PNG (atomically) as it arrives. Fills written,
+// errors and seconds of the report.
+GenerateReport drive_requests(StageNetwork& network, const GenerateOptions& options,
+                              const std::vector<std::string>& paths, size_t in_flight);
+// This process's peak: allocated bytes on a CUDA device, max RSS on the CPU.
+int64_t peak_memory_bytes(const std::string& device);
 
 // The summary printed at the end: time per stage, peak memory per device.
 std::string format_generate_report(const GenerateReport& report);

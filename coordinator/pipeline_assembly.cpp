@@ -21,7 +21,9 @@ std::vector<const Stage*> stages_of(const Plan& plan, Stage::Kind kind) {
   return out;
 }
 
-at::Device device_of(const std::string& name) {
+at::Device device_of(const std::string& id) {
+  const auto on_rank = split_rank_device(id);
+  const std::string name = on_rank ? on_rank->second : id;
   if (name.find('/') != std::string::npos)
     throw Error("plan stage on " + name + " is on another host", "run one rank per host under mpirun");
   try {
@@ -36,6 +38,14 @@ at::TensorOptions options_of(const Stage& s) {
 }
 
 }  // namespace
+
+std::optional<std::pair<int, std::string>> split_rank_device(const std::string& id) {
+  const auto slash = id.find('/');
+  if (slash == std::string::npos || slash < 2 || slash > 6 || id[0] != 'r' ||
+      id.find_first_not_of("0123456789", 1) != slash)
+    return std::nullopt;
+  return std::make_pair(std::stoi(id.substr(1, slash - 1)), id.substr(slash + 1));
+}
 
 void check_runnable(const Plan& plan) {
   for (const auto& s : plan.stages()) {
@@ -62,6 +72,11 @@ std::vector<std::string> plan_devices(const Plan& plan) {
 
 worker::PipelineShape pipeline_shape(const Plan& plan) {
   return {static_cast<int64_t>(stages_of(plan, Stage::DIT).size()), plan.microbatch_samples() == 1};
+}
+
+size_t requests_in_flight(const Plan& plan) {
+  const auto dits = stages_of(plan, Stage::DIT).size();
+  return std::max<size_t>({2, dits + 1, static_cast<size_t>(std::max(0, plan.totals().microbatches_in_flight())) + 1});
 }
 
 nlohmann::json plan_summary(const Plan& plan) {

@@ -14,6 +14,7 @@ const char* message_kind_name(MessageKind kind) {
     case MessageKind::Failed: return "failed";
     case MessageKind::Cancel: return "cancel";
     case MessageKind::Shutdown: return "shutdown";
+    case MessageKind::Ready: return "ready";
   }
   return "?";
 }

@@ -10,6 +10,8 @@
 //   dit last --Finished--> dit first                      (drop the request's captions)
 //   any stage --Failed--> coordinator                     (that request failed)
 //   coordinator --Cancel--> every stage                   (forget the request: cancelled or failed)
+//   a rank --Ready--> coordinator                         (under mpirun: its stages are loaded; the
+//                                                          network consumes it, no stage sees it)
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -20,7 +22,7 @@
 
 namespace baton::worker {
 
-enum class MessageKind { Start, Encoded, Step, Latent, Progress, Image, Finished, Failed, Cancel, Shutdown };
+enum class MessageKind { Start, Encoded, Step, Latent, Progress, Image, Finished, Failed, Cancel, Shutdown, Ready };
 const char* message_kind_name(MessageKind kind);
 
 // Where a message goes: the coordinator, the text stage, DiT stage `index`
