@@ -68,7 +68,8 @@ Command add_generate_command(CLI::App& root) {
       "Make images from prompts with NewBie-image-Exp0.1 on the local devices (one thread per device), "
       "or under mpirun on one device per rank (docs/distributed.md)");
   app->add_option("--model", a->job.model,
-                  "model folder (NewBie, diffusers or ComfyUI layout), or 'demo' for a tiny random-weight model")
+                  "model folder (NewBie, diffusers or ComfyUI layout), 'demo' for a tiny random-weight model, or "
+                  "'random' for the released sizes with random weights (benchmarks; no checkpoint needed)")
       ->required();
   app->add_option("--prompt", a->prompt, "the prompt (plain text, tags, or NewBie's XML structure)");
   app->add_option("--prompt-file", a->prompt_file,

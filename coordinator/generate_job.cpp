@@ -6,7 +6,6 @@
 
 #include <filesystem>
 
-#include "coordinator/demo_model.h"
 #include "coordinator/local_stage_network.h"
 #include "coordinator/pipeline_assembly.h"
 #include "coordinator/progress_display.h"
@@ -75,20 +74,8 @@ std::vector<std::string> prepare_outputs(const GenerateOptions& o) {
   return paths;
 }
 
-std::string resolve_model_dir(const std::string& model) {
-  if (is_demo_model(model)) {
-    spdlog::warn("--model demo: a tiny model with RANDOM weights; its images are noise, not pictures");
-    return ensure_demo_model();
-  }
-  if (!fs::is_directory(model))
-    throw UsageError("model folder " + model + " does not exist",
-                     "download NewBie-image-Exp0.1 (see README) or use --model demo");
-  return model;
-}
-
-partition::pb::Plan make_generate_plan(const GenerateOptions& o, const std::string& model_dir,
+partition::pb::Plan make_generate_plan(const GenerateOptions& o, const partition::ModelConfigs& configs,
                                        const partition::DeviceInventory& inventory) {
-  const auto configs = partition::model_from_folder(model_dir);
   if (!o.plan_file.empty()) {
     auto plan = partition::load_plan(o.plan_file);
     return partition::validate_plan(plan, partition::inventory_of(plan), configs, partition::DeviceSpeeds());
@@ -153,10 +140,9 @@ GenerateReport drive_requests(StageNetwork& network, const GenerateOptions& o, c
 GenerateReport run_generate(const GenerateOptions& o) {
   if (transport::Membership::launched_by_mpi()) return run_generate_on_ranks(o);
   const auto paths = prepare_outputs(o);
-  const std::string model_dir = resolve_model_dir(o.model);
-  io::ModelFolder folder(model_dir);
+  const auto model = open_stage_model(o.model);
   const auto plan = make_generate_plan(
-      o, model_dir,
+      o, model->planning_configs(),
       o.plan_file.empty() ? partition::parse_device_spec(o.devices, partition::local_device_probe())
                           : partition::DeviceInventory{});
   spdlog::info("plan:\n{}", partition::format_plan_table(plan));
@@ -164,7 +150,7 @@ GenerateReport run_generate(const GenerateOptions& o) {
   std::vector<std::unique_ptr<worker::StageWorker>> workers;
   std::vector<std::string> worker_devices;
   for (const auto& device : plan_devices(plan))
-    if (auto w = assemble_worker(folder, plan, device)) {
+    if (auto w = assemble_worker(*model, plan, device)) {
       workers.push_back(std::move(w));
       worker_devices.push_back(device);
     }

@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "partition/device_inventory.h"
+#include "partition/model_configs.h"
 #include "sampling/generation_request.h"
 
 namespace baton::coordinator {
 
 struct GenerateOptions {
-  std::string model;                 // a model folder, or "demo"
+  std::string model;                 // a model folder, "demo" or "random" (stage_model.h)
   std::vector<sampling::GenerationRequest> requests;  // seeds already chosen
   std::string output = ".";          // a .png file (one request) or a folder
   std::string devices = "auto";      // as `baton plan --devices`
@@ -51,10 +52,9 @@ GenerateReport run_generate(const GenerateOptions& options);
 class StageNetwork;
 // Checks the requests, makes the output folders; each request's output path.
 std::vector<std::string> prepare_outputs(const GenerateOptions& options);
-// The folder of `model` ("demo": made on first use); UsageError when missing.
-std::string resolve_model_dir(const std::string& model);
-// The job's plan over `devices`, or options.plan_file checked against the model.
-partition::pb::Plan make_generate_plan(const GenerateOptions& options, const std::string& model_dir,
+// The job's plan for a model of these configs over `devices`, or
+// options.plan_file checked against the model.
+partition::pb::Plan make_generate_plan(const GenerateOptions& options, const partition::ModelConfigs& model,
                                        const partition::DeviceInventory& devices);
 // Runs every request through `network` with at most `in_flight` in the
 // pipeline, writing each PNG (atomically) as it arrives. Fills written,

@@ -93,6 +93,11 @@ nlohmann::json plan_summary(const Plan& plan) {
 
 std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const Plan& plan,
                                                      const std::string& device) {
+  return assemble_worker(FolderStageModel(model), plan, device);
+}
+
+std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, const Plan& plan,
+                                                     const std::string& device) {
   check_runnable(plan);
   auto w = std::make_unique<worker::StageWorker>(pipeline_shape(plan));
   bool any = false;
@@ -147,7 +152,7 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& mode
     auto options = options_of(vae);
     if (options.dtype() == at::kHalf) options = options.dtype(at::kFloat);
     w->host_vae(std::make_shared<worker::VaeStage>(models::VaeDecoder(model.vae_config(), *weights, options),
-                                                   tiling, plan_summary(plan)));
+                                                   tiling, plan_summary(plan), model.recipe_name()));
     any = true;
   }
   return any ? std::move(w) : nullptr;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "coordinator/stage_model.h"
 #include "io/model_folder.h"
 #include "partition/plan.pb.h"
 #include "worker/stage_worker.h"
@@ -18,6 +19,8 @@ namespace baton::coordinator {
 // text stage goes to the device of the plan's first text stage (a Gemma split
 // over two text stages becomes the text stage's two-device split); DiT stages
 // are numbered in plan order. Returns nullptr when the plan puts nothing there.
+std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, const partition::pb::Plan& plan,
+                                                     const std::string& device);
 std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const partition::pb::Plan& plan,
                                                      const std::string& device);
 

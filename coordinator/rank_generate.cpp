@@ -12,13 +12,13 @@
 #include <thread>
 
 #include "coordinator/model_fingerprint.h"
+#include "coordinator/stage_model.h"
 #include "coordinator/pipeline_assembly.h"
 #include "coordinator/rank_devices.h"
 #include "coordinator/rank_stage_network.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "io/model_folder.h"
 #include "partition/plan_file.h"
 #include "partition/plan_report.h"
 #include "transport/membership.h"
@@ -117,12 +117,12 @@ GenerateReport run_generate_on_ranks(const GenerateOptions& o) {
   try {
     // 1. Options, outputs, the model (rank 0 makes the demo model once), each rank's device.
     std::vector<std::string> paths;
-    std::string model_dir;
+    std::unique_ptr<StageModel> model;
     std::string device_json;
     agree(m, "checking the options", [&] {
       if (rank == 0) {
         paths = prepare_outputs(o);
-        model_dir = resolve_model_dir(o.model);
+        model = open_stage_model(o.model);
         if (!o.trace_file.empty()) std::ofstream(o.trace_file, std::ios::trunc);  // this run's lines only
       } else {
         if (o.requests.empty()) throw UsageError("no prompt given");
@@ -143,7 +143,7 @@ GenerateReport run_generate_on_ranks(const GenerateOptions& o) {
         inventory = inventory_of_reports(reports);
         planning.text_on = rank_text_on(o.text_on, inventory);
       }
-      const auto plan = make_generate_plan(planning, model_dir, inventory);
+      const auto plan = make_generate_plan(planning, model->planning_configs(), inventory);
       check_runnable(plan);
       rank_layout(plan, m.host_names());  // every stage on a rank of this job
       spdlog::info("plan over {} ranks:\n{}", m.size(), partition::format_plan_table(plan));
@@ -162,8 +162,8 @@ GenerateReport run_generate_on_ranks(const GenerateOptions& o) {
     std::unique_ptr<transport::ZmqNode> node;
     agree(m, "opening the model", [&] {
       options.trace = std::make_shared<StageTrace>(o.trace_file, rank);
-      if (rank != 0) model_dir = resolve_model_dir(o.model);
-      options.model_hash = model_fingerprint(model_dir);
+      if (rank != 0) model = open_stage_model(o.model);
+      options.model_hash = model->fingerprint();
       node = make_rank_node(m, options);
     });
     const auto endpoints = m.allgather(node->endpoint());
@@ -186,10 +186,7 @@ GenerateReport run_generate_on_ranks(const GenerateOptions& o) {
           if (const int64_t budget = budget_of(plan, device_id); budget > 0) cap_device_memory(d, budget);
           reset_peak_memory(d);
         }
-        auto loading = std::async(std::launch::async, [&] {
-          io::ModelFolder folder(model_dir);
-          return assemble_worker(folder, plan, device_id);
-        });
+        auto loading = std::async(std::launch::async, [&] { return assemble_worker(*model, plan, device_id); });
         while (loading.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
           if (auto failed = network->failure()) end_job(m, *failed);
         try {

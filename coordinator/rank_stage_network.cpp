@@ -157,12 +157,13 @@ RankStageNetwork::RankStageNetwork(int rank, RankLayout layout, std::unique_ptr<
       peer.channel = transport::make_nccl_channel(peer.channel, c10::Device(layout_.devices.at(rank_)), deadline);
     }
   }
+  std::string links;
   for (auto& [p, peer] : peers_) {
     group_.add(peer.channel);
     peer.channel->watch(signal_);
-    spdlog::debug("rank {} ({}): {} channel to {}", rank_, layout_.stages_on(rank_), peer.channel->kind(),
-                  peer.channel->describe_peer());
+    links += (links.empty() ? "" : ", ") + std::string("rank ") + std::to_string(p) + " " + peer.channel->kind();
   }
+  spdlog::info("rank {} ({}): channels to {}", rank_, layout_.stages_on(rank_), links.empty() ? "nobody" : links);
   listener_ = std::thread([this] { listen(); });
 }
 
