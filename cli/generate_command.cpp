@@ -8,6 +8,7 @@
 #include "coordinator/generate_job.h"
 #include "coordinator/progress_display.h"
 #include "coordinator/prompt_file.h"
+#include "coordinator/rank_generate.h"
 #include "core/error.h"
 #include "worker/text/system_prompt.h"
 
@@ -102,7 +103,15 @@ Command add_generate_command(CLI::App& root) {
   app->add_flag("--no-progress", a->no_progress, "no progress bar, one log line per image");
   app->add_option("--trace", a->job.trace_file,
                   "append a JSON line per message each stage handled (stage, request, step, start and end in us)");
-  return {app, [a] { return run_generate_command(*a); }};
+  return {app, [a] {
+            try {
+              return run_generate_command(*a);
+            } catch (const Error& e) {
+              // Under mpirun every rank meets the same mistake: rank 0 alone says it.
+              if (coordinator::launcher_rank() <= 0) throw;
+              return dynamic_cast<const UsageError*>(&e) ? 2 : 1;
+            }
+          }};
 }
 
 }  // namespace baton::cli

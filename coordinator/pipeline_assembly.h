@@ -30,6 +30,10 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& mode
 // (a rehearsal of the distributed run: the same stages, the same images).
 std::optional<std::pair<int, std::string>> split_rank_device(const std::string& id);
 
+// The plan splits Gemma over two text stages on different ranks: they run as
+// the stages "text" (head) and "text1" (tail).
+bool text_split_over_ranks(const partition::pb::Plan& plan);
+
 // Every device of the plan that holds a stage, in plan order.
 std::vector<std::string> plan_devices(const partition::pb::Plan& plan);
 

@@ -108,6 +108,12 @@ std::string rank_report(RankStageNetwork& network, const std::string& device_id)
 
 }  // namespace
 
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* value = std::getenv(name); value && *value) return std::atoi(value);
+  return -1;
+}
+
 GenerateReport run_generate_on_ranks(const GenerateOptions& o) {
   auto membership = transport::Membership::join();
   const auto& m = *membership;

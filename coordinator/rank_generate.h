@@ -18,4 +18,8 @@ namespace baton::coordinator {
 // does not return then.
 GenerateReport run_generate_on_ranks(const GenerateOptions& options);
 
+// This process's rank as the MPI launcher set it in the environment
+// (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK), -1 when not launched by MPI.
+int launcher_rank();
+
 }  // namespace baton::coordinator

@@ -41,26 +41,25 @@ RankLayout rank_layout(const partition::pb::Plan& plan, const std::vector<std::s
     mine = device;
     return rank;
   };
-  int64_t dits = 0;
-  const partition::pb::Stage* first_text = nullptr;
+  int64_t dits = 0, texts = 0;
   for (const auto& s : plan.stages()) {
     const int rank = rank_of_device(s.device());
     switch (s.kind()) {
+      // A Gemma split within one rank is that rank's text stage; over two
+      // ranks, the second rank runs the tail stage "text1".
       case partition::pb::Stage::TEXT:
-        if (!first_text) {
-          first_text = &s;
+        if (texts == 0)
           layout.rank_of[{Role::Text, 0}] = rank;
-        } else if (rank_of_device(first_text->device()) != rank) {
-          throw Error("the plan splits the text stage over " + first_text->device() + " and " + s.device() +
-                          ", two ranks; under mpirun the text stage runs on one rank",
-                      "give the text stage's rank more memory, or move it with --text-on");
-        }
+        else if (rank != layout.rank_of.at({Role::Text, 0}))
+          layout.rank_of[{Role::Text, texts}] = rank;
+        ++texts;
         break;
       case partition::pb::Stage::DIT: layout.rank_of[{Role::Dit, dits++}] = rank; break;
       case partition::pb::Stage::VAE: layout.rank_of[{Role::Vae, 0}] = rank; break;
       default: throw Error("the plan has a stage of unknown kind on " + s.device());
     }
   }
+  if (texts > 2) throw Error("the plan splits the text stage over more than two devices; at most two are supported");
   return layout;
 }
 
@@ -84,7 +83,12 @@ std::vector<std::pair<int, int>> RankLayout::message_pairs() const {
   int64_t dits = 0;
   while (rank_of.count({Role::Dit, dits})) ++dits;
   if (dits == 0) return pairs;
-  pairs.emplace_back(at(Role::Text, 0), at(Role::Dit, 0));
+  if (rank_of.count({Role::Text, 1})) {
+    pairs.emplace_back(at(Role::Text, 0), at(Role::Text, 1));
+    pairs.emplace_back(at(Role::Text, 1), at(Role::Dit, 0));
+  } else {
+    pairs.emplace_back(at(Role::Text, 0), at(Role::Dit, 0));
+  }
   for (int64_t i = 0; i + 1 < dits; ++i) pairs.emplace_back(at(Role::Dit, i), at(Role::Dit, i + 1));
   pairs.emplace_back(at(Role::Dit, dits - 1), at(Role::Dit, 0));
   pairs.emplace_back(at(Role::Dit, dits - 1), at(Role::Vae, 0));

@@ -7,7 +7,8 @@
 // ZeroMQ, or NCCL between DiT stages on different GPUs; within a rank they
 // are handed over in memory.
 //
-// A channel links every pair of ranks that exchange messages: text -> dit0,
+// A channel links every pair of ranks that exchange messages: text -> dit0
+// (or text -> text1 -> dit0 when Gemma is split over two ranks),
 // dit_i -> dit_i+1, dit_last -> dit0 (the ring), dit_last -> vae, and rank 0
 // with every rank (Start/Cancel out; progress, images and failures back; and
 // so that rank 0 notices the death of any rank).
@@ -63,9 +64,9 @@ struct RankLayout {
   std::vector<std::pair<int, int>> message_pairs() const;
 };
 
-// The layout of `plan` over ranks with these host names. Throws Error for a
-// plan device that names no rank of the job, or a stage split over ranks that
-// this build cannot run (the Gemma split of the text stage).
+// The layout of `plan` over ranks with these host names (a Gemma split over
+// two ranks: "text" on the first, "text1" on the second). Throws Error for a
+// plan device that names no rank of the job, or a rank given two devices.
 RankLayout rank_layout(const partition::pb::Plan& plan, const std::vector<std::string>& hosts);
 
 struct RankNetworkOptions {

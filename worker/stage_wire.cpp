@@ -41,6 +41,7 @@ std::vector<int64_t> branches_of(wire::Branch branch) {
 StageAddress parse_stage_address(const std::string& name) {
   if (name == "coordinator") return {Role::Coordinator, 0};
   if (name == "text") return {Role::Text, 0};
+  if (name == "text1") return {Role::Text, 1};
   if (name == "vae") return {Role::Vae, 0};
   if (name.size() > 3 && name.size() <= 7 && name.compare(0, 3, "dit") == 0 &&
       name.find_first_not_of("0123456789", 3) == std::string::npos)

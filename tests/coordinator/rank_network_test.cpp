@@ -88,6 +88,16 @@ TEST(RankLayout, ComesFromAPlanWithRankNamedDevices) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("the job has 2 ranks"), std::string::npos) << e.what();
   }
+  // Gemma split over ranks 0 and 3: text -> text1 -> dit0.
+  auto* tail = plan.add_stages();
+  tail->set_kind(partition::pb::Stage::TEXT);
+  tail->set_device("r3/cpu");
+  const auto split = rank_layout(plan, {"a", "a", "b", "b"});
+  EXPECT_EQ(split.rank_of.at({Role::Text, 1}), 3);
+  EXPECT_EQ(split.stages_on(3), "text1");
+  EXPECT_EQ(split.peers_of(3), (std::set<int>{0, 1}));  // from text, to dit0
+  plan.mutable_stages(4)->set_device("r0/cpu");  // both halves on one rank: that rank's own split
+  EXPECT_EQ(rank_layout(plan, {"a", "a", "b", "b"}).rank_of.count({Role::Text, 1}), 0u);
   plan.mutable_stages(0)->set_device("cpu");
   EXPECT_THROW(rank_layout(plan, {"a", "a", "a"}), Error);  // names no rank
 }

@@ -85,13 +85,32 @@ void expect_same_pixels(const std::string& a, const std::string& b) {
   EXPECT_EQ(pa.image.pixels, pb.image.pixels) << a << " and " << b << " differ in pixels";
 }
 
-void ranks_make_the_one_process_pngs(int ranks) {
+// Moves Gemma layers [2, 3) of the plan's text stage to a second text stage on
+// rank 1: the text stage then runs as a head on rank 0 and a tail on rank 1.
+void split_text_stage(const std::string& plan_path) {
+  std::ifstream in(plan_path);
+  auto plan = nlohmann::json::parse(in);
+  auto& stages = plan.at("stages");
+  auto tail = stages.at(0);
+  ASSERT_EQ(tail.at("kind"), "TEXT");
+  ASSERT_EQ(tail.at("gemma_layers").at("end"), 3) << "the demo model's Gemma runs 3 layers";
+  stages.at(0)["gemma_layers"]["end"] = 2;
+  tail["device"] = "r1/cpu";
+  tail["jina"] = false;
+  tail["gemma_embed"] = false;
+  tail["gemma_layers"]["begin"] = 2;
+  stages.insert(stages.begin() + 1, tail);
+  std::ofstream(plan_path) << plan.dump(1);
+}
+
+void ranks_make_the_one_process_pngs(int ranks, bool split_text) {
   Job job;
   const std::string size = "--width 64 --height 48 --steps 4";
   // The plain one-process run (one device), which also makes the demo model.
   auto ref = run_command(job.one() + job.generate(size) + " -o " + job.dir.file("ref"));
   ASSERT_EQ(ref.exit_code, 0) << ref.output;
   const auto plan = job.plan_for(ranks, size);
+  if (split_text) split_text_stage(plan);
   auto one = run_command(job.one() + job.generate(size) + " --plan " + plan + " -o " + job.dir.file("one"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   auto multi = run_command(job.mpirun(ranks) + job.generate(size) + " --plan " + plan + " -o " + job.dir.file("multi"), 120);
@@ -99,6 +118,9 @@ void ranks_make_the_one_process_pngs(int ranks) {
   EXPECT_NE(multi.output.find("4 image(s)"), std::string::npos) << multi.output;
   // The last rank did its part (its stage's line in rank 0's summary).
   EXPECT_NE(multi.output.find("on r" + std::to_string(ranks - 1) + "/cpu"), std::string::npos) << multi.output;
+  if (split_text) {
+    EXPECT_NE(multi.output.find("text1  on r1/cpu"), std::string::npos) << multi.output;
+  }
   for (const auto& name : kImages) {
     const auto bytes = read_all(job.dir.file("multi/" + name));
     ASSERT_FALSE(bytes.empty()) << name << "\n" << multi.output;
@@ -127,9 +149,12 @@ std::vector<Span> read_trace(const std::string& path) {
 
 }  // namespace
 
-TEST(MpiGenerate, ThreeRanksMakeTheOneProcessPngsByteForByte) { ranks_make_the_one_process_pngs(3); }
+TEST(MpiGenerate, ThreeRanksMakeTheOneProcessPngsByteForByte) { ranks_make_the_one_process_pngs(3, false); }
 
-TEST(MpiGenerate, FourRanksMakeTheOneProcessPngsByteForByte) { ranks_make_the_one_process_pngs(4); }
+// Four ranks, with Gemma split over ranks 0 and 1 (text -> text1 -> dit0).
+TEST(MpiGenerate, FourRanksWithGemmaSplitOverTwoMakeTheOneProcessPngsByteForByte) {
+  ranks_make_the_one_process_pngs(4, true);
+}
 
 // Four queued prompts over three ranks planned here (--devices, one per rank):
 // the trace shows stages of different ranks working at the same time.
