@@ -38,6 +38,8 @@ int run_generate_command(GenerateArgs& a) {
   else throw UsageError("no prompt given", "use --prompt TEXT or --prompt-file FILE");
 
   const std::string system_prompt = resolve_system_prompt(a.system_prompt);
+  // Under mpirun rank 0 speaks for the job (and its requests, seeds included, are the ones run).
+  const bool speaks = coordinator::launcher_rank() <= 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     auto r = a.defaults;
     r.prompt = prompts[i];
@@ -45,8 +47,8 @@ int run_generate_command(GenerateArgs& a) {
     r.system_prompt = system_prompt;
     r.seed = a.seed ? *a.seed + i : sampling::random_seed();
     r.validate();
-    if (!a.seed) std::cerr << "prompt " << i + 1 << ": seed " << r.seed << "\n";
-    if (r.prompt.find('<') != std::string::npos)
+    if (!a.seed && speaks) std::cerr << "prompt " << i + 1 << ": seed " << r.seed << "\n";
+    if (speaks && r.prompt.find('<') != std::string::npos)
       for (const auto& w : coordinator::lint_structured_prompt(r.prompt))
         std::cerr << "baton: warning: prompt " << i + 1 << ": " << w << " (the prompt still runs)\n";
     a.job.requests.push_back(r);
