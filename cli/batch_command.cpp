@@ -6,6 +6,7 @@
 #include "cli/request_options.h"
 #include "coordinator/batch_job.h"
 #include "coordinator/progress_display.h"
+#include "transport/membership.h"
 
 namespace baton::cli {
 namespace {
@@ -21,6 +22,7 @@ int run_batch_command(BatchArgs& a) {
   a.job.seed_base = a.request.seed.value_or(0);
   a.job.interactive = !a.no_progress && coordinator::ProgressDisplay::stderr_is_terminal();
   const auto report = coordinator::run_batch(a.job);
+  if (transport::Membership::launcher_rank() > 0) return report.errors.empty() ? 0 : 1;  // rank 0 reports the job
   std::cerr << coordinator::format_batch_report(report);
   for (const auto& e : report.errors) std::cerr << "baton: error: " << e << "\n";
   return report.errors.empty() ? 0 : 1;

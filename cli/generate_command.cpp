@@ -21,6 +21,7 @@ int run_generate_command(GenerateArgs& a) {
   a.job.requests = build_requests(a.request);
   a.job.interactive = !a.no_progress && coordinator::ProgressDisplay::stderr_is_terminal();
   const auto report = coordinator::run_generate(a.job);
+  if (report.rank != 0) return report.errors.empty() ? 0 : 1;  // under mpirun rank 0 speaks for the job
   std::cerr << coordinator::format_generate_report(report);
   for (const auto& e : report.errors) std::cerr << "baton: error: " << e << "\n";
   for (const auto& p : report.written) std::cout << p << "\n";
@@ -32,7 +33,9 @@ int run_generate_command(GenerateArgs& a) {
 Command add_generate_command(CLI::App& root) {
   auto a = std::make_shared<GenerateArgs>();
   auto* app = root.add_subcommand(
-      "generate", "Make images from prompts with NewBie-image-Exp0.1 on the local devices (one thread per device)");
+      "generate",
+      "Make images from prompts with NewBie-image-Exp0.1 on the local devices (one thread per device), "
+      "or under mpirun on one device per rank (docs/distributed.md)");
   add_pipeline_options(app, a->job);
   add_prompt_options(app, a->request);
   app->add_option("-o,--output", a->job.output, "output .png file (one prompt) or folder")->default_val(".");

@@ -8,13 +8,17 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "transport/membership.h"
 
 namespace {
 
 int report(const baton::Error& e) {
+  const int code = dynamic_cast<const baton::UsageError*>(&e) ? 2 : 1;
+  // Under mpirun every rank meets the same mistake: rank 0 alone says it.
+  if (baton::transport::Membership::launcher_rank() > 0) return code;
   std::cerr << "baton: error: " << e.what() << "\n";
   if (!e.hint().empty()) std::cerr << "  hint: " << e.hint() << "\n";
-  return dynamic_cast<const baton::UsageError*>(&e) ? 2 : 1;
+  return code;
 }
 
 }  // namespace

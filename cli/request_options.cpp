@@ -5,6 +5,7 @@
 #include "coordinator/prompt_file.h"
 #include "coordinator/service_protocol.h"
 #include "core/error.h"
+#include "transport/membership.h"
 #include "worker/text/system_prompt.h"
 
 namespace baton::cli {
@@ -48,14 +49,16 @@ std::vector<sampling::GenerationRequest> build_requests(const RequestOptions& o)
   else throw UsageError("no prompt given", "use --prompt TEXT or --prompt-file FILE");
 
   const auto defaults = request_defaults(o);
+  // Under mpirun rank 0 speaks for the job (its requests, seeds included, are the ones run).
+  const bool speaks = transport::Membership::launcher_rank() <= 0;
   std::vector<sampling::GenerationRequest> requests;
   for (size_t i = 0; i < prompts.size(); ++i) {
     auto r = defaults;
     r.prompt = prompts[i];
     r.seed = o.seed ? *o.seed + i : sampling::random_seed();
     r.validate();
-    if (!o.seed) std::cerr << "prompt " << i + 1 << ": seed " << r.seed << "\n";
-    if (r.prompt.find('<') != std::string::npos)
+    if (!o.seed && speaks) std::cerr << "prompt " << i + 1 << ": seed " << r.seed << "\n";
+    if (speaks && r.prompt.find('<') != std::string::npos)
       for (const auto& w : coordinator::lint_structured_prompt(r.prompt))
         std::cerr << "baton: warning: prompt " << i + 1 << ": " << w << " (the prompt still runs)\n";
     requests.push_back(r);
@@ -65,10 +68,12 @@ std::vector<sampling::GenerationRequest> build_requests(const RequestOptions& o)
 
 void add_pipeline_options(CLI::App* app, coordinator::PipelineOptions& o) {
   app->add_option("--model", o.model,
-                  "model folder (NewBie, diffusers or ComfyUI layout), or 'demo' for a tiny random-weight model")
+                  "model folder (NewBie, diffusers or ComfyUI layout), 'demo' for a tiny random-weight model, or "
+                  "'random' for the released sizes with random weights (benchmarks; no checkpoint needed)")
       ->required();
   app->add_option("--devices", o.devices,
-                  "devices and budgets, e.g. cuda:0=8GiB,cuda:1=8GiB,cpu=32GiB (default: auto = what this machine has)")
+                  "devices and budgets, e.g. cuda:0=8GiB,cuda:1=8GiB,cpu=32GiB (default: auto = what this machine "
+                  "has); under mpirun one device per rank, in rank order")
       ->default_val("auto");
   app->add_option("--plan", o.plan_file, "a saved plan (baton plan -o FILE) instead of planning now");
   app->add_option("--dtype", o.dtype, "weights on GPUs: bf16 (default), fp16 or fp32; CPUs use fp32");
@@ -77,6 +82,8 @@ void add_pipeline_options(CLI::App* app, coordinator::PipelineOptions& o) {
       ->default_val(2)
       ->check(CLI::IsMember({1, 2}));
   app->add_option("--max-in-flight", o.max_in_flight, "requests in the pipeline at once (default: stages + 1)");
+  app->add_option("--trace", o.trace_file,
+                  "append a JSON line per message each stage handled (stage, request, step, start and end in us)");
 }
 
 void add_client_options(CLI::App* app, ClientOptions& o) {

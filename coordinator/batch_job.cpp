@@ -19,7 +19,6 @@
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/png_image.h"
-#include "transport/membership.h"
 
 namespace baton::coordinator {
 namespace fs = std::filesystem;
@@ -118,45 +117,67 @@ std::vector<BatchLine> read_batch_file(const std::string& path, const sampling::
   return out;
 }
 
+namespace {
+
+// Nothing left to make: every image is complete from an earlier run (under
+// mpirun this ends every rank's open cleanly).
+struct NothingPending : std::exception {
+  const char* what() const noexcept override { return "every image is complete from an earlier run"; }
+};
+
+}  // namespace
+
 BatchReport run_batch(const BatchOptions& o) {
-  if (transport::Membership::launched_by_mpi())
-    throw Error("baton batch under mpirun needs the distributed stage network, which this build does not have yet",
-                "run `baton batch` without mpirun: one process drives every local device with a thread each");
   const auto start = std::chrono::steady_clock::now();
   const auto lines = read_batch_file(o.prompts_file, o.defaults, o.seed_base);
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  if (ec) throw UsageError("cannot create the output folder " + o.out_dir + " (" + ec.message() + ")");
-  FolderLock lock(o.out_dir);
-  remove_stale_temporaries(o.out_dir);
-  BatchManifest manifest((fs::path(o.out_dir) / "manifest.jsonl").string());
-
   BatchReport report;
   report.requests = lines.size();
+
+  // The output folder, its lock and the manifest are rank 0's (under mpirun
+  // the other ranks only host stages): made in `prepare`, which runs there.
+  std::unique_ptr<FolderLock> lock;
+  std::unique_ptr<BatchManifest> manifest_holder;
   std::vector<const BatchLine*> pending;
-  for (const auto& l : lines) {
-    const std::string path = (fs::path(o.out_dir) / l.file).string();
-    std::string why;
-    if (fs::exists(path) && image_is_complete(path, l.request, why)) {
-      // A kill between the image and its manifest line: the image is good, record it now.
-      if (!manifest.entry(l.line) || manifest.entry(l.line)->value("file", "") != l.file)
-        manifest.append(manifest_entry(l, fs::file_size(path), 0.0));
-      ++report.skipped;
-      continue;
+  const auto prepare = [&] {
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    if (ec) throw UsageError("cannot create the output folder " + o.out_dir + " (" + ec.message() + ")");
+    lock = std::make_unique<FolderLock>(o.out_dir);
+    remove_stale_temporaries(o.out_dir);
+    manifest_holder = std::make_unique<BatchManifest>((fs::path(o.out_dir) / "manifest.jsonl").string());
+    auto& manifest = *manifest_holder;
+    for (const auto& l : lines) {
+      const std::string path = (fs::path(o.out_dir) / l.file).string();
+      std::string why;
+      if (fs::exists(path) && image_is_complete(path, l.request, why)) {
+        // A kill between the image and its manifest line: the image is good, record it now.
+        if (!manifest.entry(l.line) || manifest.entry(l.line)->value("file", "") != l.file)
+          manifest.append(manifest_entry(l, fs::file_size(path), 0.0));
+        ++report.skipped;
+        continue;
+      }
+      if (fs::exists(path)) spdlog::warn("batch: {} will be made again: {}", path, why);
+      manifest.forget(l.line);
+      pending.push_back(&l);
     }
-    if (fs::exists(path)) spdlog::warn("batch: {} will be made again: {}", path, why);
-    manifest.forget(l.line);
-    pending.push_back(&l);
+    if (report.skipped)
+      spdlog::info("batch: {} of {} image(s) are complete from an earlier run", report.skipped, lines.size());
+    if (pending.empty()) throw NothingPending();
+  };
+
+  // Planned for every line, so each rank sizes it alike without the folder.
+  std::vector<sampling::GenerationRequest> requests;
+  for (const auto& l : lines) requests.push_back(l.request);
+  std::unique_ptr<Pipeline> pipeline;
+  try {
+    pipeline = Pipeline::open(o, PlannedSize::of(requests), prepare);
+  } catch (const NothingPending&) {
   }
-  if (report.skipped) spdlog::info("batch: {} of {} image(s) are complete from an earlier run", report.skipped, lines.size());
-  if (pending.empty()) {
+  if (!pipeline) {  // nothing to make, or another rank of an mpirun job (rank 0 reports)
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
   }
-
-  std::vector<sampling::GenerationRequest> requests;
-  for (const auto* l : pending) requests.push_back(l->request);
-  auto pipeline = Pipeline::open(o, PlannedSize::of(requests));
+  auto& manifest = *manifest_holder;
   RequestRunner& runner = pipeline->runner();
   std::map<uint64_t, const BatchLine*> line_of;
   std::map<uint64_t, std::chrono::steady_clock::time_point> started;

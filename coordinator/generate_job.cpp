@@ -10,6 +10,7 @@
 #include "core/byte_size.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "transport/membership.h"
 
 namespace baton::coordinator {
 namespace fs = std::filesystem;
@@ -35,14 +36,19 @@ GenerateReport run_generate(const GenerateOptions& o) {
   if (o.requests.empty()) throw UsageError("no prompt given", "use --prompt TEXT or --prompt-file FILE");
   for (const auto& r : o.requests) r.validate();
   const auto paths = output_paths(o.output, o.requests);
-  for (const auto& p : paths) {
-    const auto parent = fs::path(p).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    if (ec) throw UsageError("cannot create the output folder " + parent.string() + " (" + ec.message() + ")");
+  auto pipeline = Pipeline::open(o, PlannedSize::of(o.requests), [&] {
+    for (const auto& p : paths) {
+      const auto parent = fs::path(p).parent_path();
+      std::error_code ec;
+      if (!parent.empty()) fs::create_directories(parent, ec);
+      if (ec) throw UsageError("cannot create the output folder " + parent.string() + " (" + ec.message() + ")");
+    }
+  });
+  if (!pipeline) {  // another rank of an mpirun job: rank 0 reports
+    GenerateReport report;
+    report.rank = std::max(1, transport::Membership::launcher_rank());
+    return report;
   }
-
-  auto pipeline = Pipeline::open(o, PlannedSize::of(o.requests));
   RequestRunner& runner = pipeline->runner();
 
   GenerateReport report;
@@ -74,6 +80,7 @@ GenerateReport run_generate(const GenerateOptions& o) {
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& p : written)
     if (!p.empty()) report.written.push_back(p);
+  pipeline->close();
   report.stages = pipeline->stage_timings();
   report.peak_bytes = pipeline->peak_bytes();
   return report;

@@ -1,6 +1,7 @@
 #pragma once
 // `baton generate` as a library call: prompts in, PNG files out, over the
-// stages of a plan in one process (one thread per device).
+// stages of a plan in one process (one thread per device) or, under mpirun,
+// over ranks (docs/distributed.md).
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct GenerateReport {
   double seconds = 0;
   std::vector<StageTiming> stages;
   std::vector<std::pair<std::string, int64_t>> peak_bytes;  // device -> peak allocated (CUDA) / max RSS (CPU)
+  int rank = 0;  // under mpirun: only rank 0's report is the job's (the others print nothing)
 };
 
 // Where each request's image goes: `output` itself for one request whose

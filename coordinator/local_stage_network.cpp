@@ -9,8 +9,9 @@ namespace baton::coordinator {
 using worker::StageAddress;
 using worker::StageMessage;
 
-LocalStageNetwork::LocalStageNetwork(std::vector<std::unique_ptr<worker::StageWorker>> workers)
-    : workers_(std::move(workers)) {
+LocalStageNetwork::LocalStageNetwork(std::vector<std::unique_ptr<worker::StageWorker>> workers,
+                                     std::shared_ptr<StageTrace> trace)
+    : workers_(std::move(workers)), trace_(std::move(trace)) {
   for (size_t i = 0; i < workers_.size(); ++i) inboxes_.push_back(std::make_unique<Inbox>());
   for (size_t i = 0; i < workers_.size(); ++i) threads_.emplace_back([this, i] { serve(i); });
 }
@@ -62,7 +63,8 @@ void LocalStageNetwork::serve(size_t index) {
     // escapes it is a bug in routing, reported to the coordinator all the same.
     const uint64_t request_id = item.second.request_id;
     try {
-      for (auto& out : workers_[index]->handle(item.first, std::move(item.second))) route(std::move(out));
+      for (auto& out : handle_traced(*workers_[index], item.first, std::move(item.second), trace_.get()))
+        route(std::move(out));
     } catch (const std::exception& e) {
       StageMessage failed;
       failed.kind = worker::MessageKind::Failed;

@@ -10,13 +10,16 @@
 #include <vector>
 
 #include "coordinator/stage_network.h"
+#include "coordinator/stage_trace.h"
 #include "worker/stage_worker.h"
 
 namespace baton::coordinator {
 
 class LocalStageNetwork : public StageNetwork {
  public:
-  explicit LocalStageNetwork(std::vector<std::unique_ptr<worker::StageWorker>> workers);
+  // `trace` (may be null) records what every stage handled.
+  explicit LocalStageNetwork(std::vector<std::unique_ptr<worker::StageWorker>> workers,
+                             std::shared_ptr<StageTrace> trace = nullptr);
   ~LocalStageNetwork() override;
 
   void post(const worker::StageAddress& to, worker::StageMessage message) override;
@@ -35,6 +38,7 @@ class LocalStageNetwork : public StageNetwork {
   void route(worker::Outgoing out);
 
   std::vector<std::unique_ptr<worker::StageWorker>> workers_;
+  std::shared_ptr<StageTrace> trace_;
   std::vector<std::unique_ptr<Inbox>> inboxes_;
   Inbox coordinator_;
   std::vector<std::thread> threads_;

@@ -4,23 +4,23 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <filesystem>
 
-#include "coordinator/demo_model.h"
 #include "coordinator/local_stage_network.h"
 #include "coordinator/pipeline_assembly.h"
+#include "coordinator/rank_pipeline.h"
+#include "coordinator/stage_model.h"
+#include "coordinator/stage_trace.h"
 #include "core/device_memory.h"
 #include "core/error.h"
-#include "io/model_folder.h"
 #include "partition/device_inventory.h"
 #include "partition/model_configs.h"
 #include "partition/plan_file.h"
+#include "transport/membership.h"
 #include "partition/plan_report.h"
 #include "partition/planner.h"
 #include "partition/weight_format.h"
 
 namespace baton::coordinator {
-namespace fs = std::filesystem;
 
 PlannedSize PlannedSize::of(const std::vector<sampling::GenerationRequest>& requests) {
   PlannedSize s;
@@ -40,15 +40,13 @@ void Pipeline::check_fits(const sampling::GenerationRequest& r) const {
                      "ask for a smaller image, or restart the server with a larger --max-width/--max-height");
 }
 
-namespace {
-
-partition::pb::Plan make_plan(const PipelineOptions& o, const std::string& model_dir, const PlannedSize& size) {
-  const auto configs = partition::model_from_folder(model_dir);
+partition::pb::Plan make_pipeline_plan(const PipelineOptions& o, const PlannedSize& size,
+                                       const partition::ModelConfigs& configs,
+                                       const partition::DeviceInventory& inventory) {
   if (!o.plan_file.empty()) {
     auto plan = partition::load_plan(o.plan_file);
     return partition::validate_plan(plan, partition::inventory_of(plan), configs, partition::DeviceSpeeds());
   }
-  const auto inventory = partition::parse_device_spec(o.devices, partition::local_device_probe());
   bool has_gpu = false;
   for (const auto& d : inventory) has_gpu = has_gpu || d.name.rfind("cuda", 0) == 0;
   partition::Workload w;
@@ -67,27 +65,38 @@ partition::pb::Plan make_plan(const PipelineOptions& o, const std::string& model
   return partition::make_plan(configs, w, inventory, partition::DeviceSpeeds(), po);
 }
 
+namespace {
+
 int64_t max_rss_bytes() {
   struct rusage u {};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<int64_t>(u.ru_maxrss) * 1024;
 }
 
+}  // namespace
+
+int64_t peak_memory_bytes(const std::string& device) {
+  const auto on_rank = split_rank_device(device);
+  const c10::Device d(on_rank ? on_rank->second : device);
+  return d.is_cuda() ? peak_allocated_bytes(d) : max_rss_bytes();
+}
+
+namespace {
+
 // Every stage in this process: one thread per device.
 class LocalPipeline : public Pipeline {
  public:
-  LocalPipeline(const PipelineOptions& o, const io::ModelFolder& folder, partition::pb::Plan plan, PlannedSize size)
-      : Pipeline(size), plan_(std::move(plan)) {
+  LocalPipeline(const PipelineOptions& o, std::unique_ptr<StageModel> model, partition::pb::Plan plan,
+                PlannedSize size)
+      : Pipeline(size), model_(std::move(model)), plan_(std::move(plan)) {
     std::vector<std::unique_ptr<worker::StageWorker>> workers;
     for (const auto& device : plan_devices(plan_))
-      if (auto w = assemble_worker(folder, plan_, device)) {
+      if (auto w = assemble_worker(*model_, plan_, device)) {
         workers.push_back(std::move(w));
         devices_.push_back(device);
       }
-    network_ = std::make_unique<LocalStageNetwork>(std::move(workers));
-    const size_t dit_stages = static_cast<size_t>(pipeline_shape(plan_).dit_stages);
-    runner_ = std::make_unique<RequestRunner>(*network_,
-                                              o.max_in_flight ? o.max_in_flight : std::max<size_t>(2, dit_stages + 1));
+    network_ = std::make_unique<LocalStageNetwork>(std::move(workers), std::make_shared<StageTrace>(o.trace_file, 0));
+    runner_ = std::make_unique<RequestRunner>(*network_, o.max_in_flight ? o.max_in_flight : requests_in_flight(plan_));
   }
 
   RequestRunner& runner() override { return *runner_; }
@@ -102,14 +111,12 @@ class LocalPipeline : public Pipeline {
 
   std::vector<std::pair<std::string, int64_t>> peak_bytes() const override {
     std::vector<std::pair<std::string, int64_t>> out;
-    for (const auto& d : devices_) {
-      const c10::Device device(d);
-      out.emplace_back(d, device.is_cuda() ? peak_allocated_bytes(device) : max_rss_bytes());
-    }
+    for (const auto& d : devices_) out.emplace_back(d, peak_memory_bytes(d));
     return out;
   }
 
  private:
+  std::unique_ptr<StageModel> model_;  // the stages read their weights from it: destroyed last
   partition::pb::Plan plan_;
   std::vector<std::string> devices_;
   // The runner talks to the network: destroyed first.
@@ -119,19 +126,17 @@ class LocalPipeline : public Pipeline {
 
 }  // namespace
 
-std::unique_ptr<Pipeline> Pipeline::open(const PipelineOptions& o, const PlannedSize& size) {
-  std::string model_dir = o.model;
-  if (is_demo_model(o.model)) {
-    model_dir = ensure_demo_model();
-    spdlog::warn("--model demo: a tiny model with RANDOM weights; its images are noise, not pictures");
-  } else if (!fs::is_directory(o.model)) {
-    throw UsageError("model folder " + o.model + " does not exist",
-                     "download NewBie-image-Exp0.1 (see README) or use --model demo");
-  }
-  io::ModelFolder folder(model_dir);
-  auto plan = make_plan(o, model_dir, size);
+std::unique_ptr<Pipeline> Pipeline::open(const PipelineOptions& o, const PlannedSize& size,
+                                         const std::function<void()>& prepare) {
+  if (transport::Membership::launched_by_mpi()) return open_rank_pipeline(o, size, prepare);
+  if (prepare) prepare();
+  auto model = open_stage_model(o.model);
+  auto plan = make_pipeline_plan(o, size, model->planning_configs(),
+                                 o.plan_file.empty()
+                                     ? partition::parse_device_spec(o.devices, partition::local_device_probe())
+                                     : partition::DeviceInventory{});
   spdlog::info("plan:\n{}", partition::format_plan_table(plan));
-  return std::make_unique<LocalPipeline>(o, folder, std::move(plan), size);
+  return std::make_unique<LocalPipeline>(o, std::move(model), std::move(plan), size);
 }
 
 }  // namespace baton::coordinator

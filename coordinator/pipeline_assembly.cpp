@@ -21,7 +21,9 @@ std::vector<const Stage*> stages_of(const Plan& plan, Stage::Kind kind) {
   return out;
 }
 
-at::Device device_of(const std::string& name) {
+at::Device device_of(const std::string& id) {
+  const auto on_rank = split_rank_device(id);
+  const std::string name = on_rank ? on_rank->second : id;
   if (name.find('/') != std::string::npos)
     throw Error("plan stage on " + name + " is on another host", "run one rank per host under mpirun");
   try {
@@ -36,6 +38,14 @@ at::TensorOptions options_of(const Stage& s) {
 }
 
 }  // namespace
+
+std::optional<std::pair<int, std::string>> split_rank_device(const std::string& id) {
+  const auto slash = id.find('/');
+  if (slash == std::string::npos || slash < 2 || slash > 6 || id[0] != 'r' ||
+      id.find_first_not_of("0123456789", 1) != slash)
+    return std::nullopt;
+  return std::make_pair(std::stoi(id.substr(1, slash - 1)), id.substr(slash + 1));
+}
 
 void check_runnable(const Plan& plan) {
   for (const auto& s : plan.stages()) {
@@ -53,6 +63,13 @@ void check_runnable(const Plan& plan) {
   if (text.size() > 2) throw Error("the plan splits the text stage over more than two devices; at most two are supported");
 }
 
+bool text_split_over_ranks(const Plan& plan) {
+  const auto text = stages_of(plan, Stage::TEXT);
+  if (text.size() != 2) return false;
+  const auto a = split_rank_device(text[0]->device()), b = split_rank_device(text[1]->device());
+  return a && b && a->first != b->first;
+}
+
 std::vector<std::string> plan_devices(const Plan& plan) {
   std::vector<std::string> out;
   for (const auto& s : plan.stages())
@@ -62,6 +79,11 @@ std::vector<std::string> plan_devices(const Plan& plan) {
 
 worker::PipelineShape pipeline_shape(const Plan& plan) {
   return {static_cast<int64_t>(stages_of(plan, Stage::DIT).size()), plan.microbatch_samples() == 1};
+}
+
+size_t requests_in_flight(const Plan& plan) {
+  const auto dits = stages_of(plan, Stage::DIT).size();
+  return std::max<size_t>({2, dits + 1, static_cast<size_t>(std::max(0, plan.totals().microbatches_in_flight())) + 1});
 }
 
 nlohmann::json plan_summary(const Plan& plan) {
@@ -78,28 +100,52 @@ nlohmann::json plan_summary(const Plan& plan) {
 
 std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const Plan& plan,
                                                      const std::string& device) {
+  return assemble_worker(FolderStageModel(model), plan, device);
+}
+
+std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, const Plan& plan,
+                                                     const std::string& device) {
   check_runnable(plan);
   auto w = std::make_unique<worker::StageWorker>(pipeline_shape(plan));
   bool any = false;
 
   const auto text = stages_of(plan, Stage::TEXT);
-  if (text.front()->device() == device) {
+  // A Gemma split over two ranks runs as a head and a tail stage (one worker
+  // each); within one rank's worker it is the text stage's two-device split.
+  const bool split_over_ranks = text_split_over_ranks(plan);
+  auto text_options = [&](const Stage& s) {
     worker::TextStageOptions o;
     o.gemma = model.text_encoder_config();
     o.jina = model.clip_config();
     o.gemma_tokenizer_path = model.tokenizer_path(io::Component::TextEncoder);
     o.xlmr_tokenizer_path = model.tokenizer_path(io::Component::Clip);
-    o.device = device_of(device);
-    o.dtype = parse_dtype(text.front()->compute_dtype());
-    if (text.size() == 2) {
-      o.gemma_split_layer = text[1]->gemma_layers().begin();
-      o.gemma_second_device = device_of(text[1]->device());
-    }
+    o.device = device_of(s.device());
+    o.dtype = parse_dtype(s.compute_dtype());
+    if (text.size() == 2) o.gemma_split_layer = text[1]->gemma_layers().begin();
+    return o;
+  };
+  if (text.front()->device() == device) {
+    auto o = text_options(*text.front());
+    if (text.size() == 2 && !split_over_ranks) o.gemma_second_device = device_of(text[1]->device());
+    if (split_over_ranks) o.part = worker::TextStageOptions::Part::Head;
     auto gemma = model.weights(io::Component::TextEncoder);
     auto jina = model.weights(io::Component::Clip);
     spdlog::info("{}: loading the text stage{}", device,
                  text.size() == 2 ? " (Gemma split with " + text[1]->device() + ")" : "");
-    w->host_text(std::make_shared<worker::TextStageEncoding>(std::make_unique<worker::TextStage>(o, *gemma, *jina)));
+    auto stage = std::make_unique<worker::TextStage>(o, *gemma, *jina);
+    if (split_over_ranks)
+      w->host_text_head(std::make_shared<worker::TextStageHead>(std::move(stage)));
+    else
+      w->host_text(std::make_shared<worker::TextStageEncoding>(std::move(stage)));
+    any = true;
+  }
+  if (split_over_ranks && text[1]->device() == device) {
+    auto o = text_options(*text[1]);
+    o.part = worker::TextStageOptions::Part::Tail;
+    auto gemma = model.weights(io::Component::TextEncoder);
+    spdlog::info("{}: loading the text stage's Gemma layers {}-{} (the head is on {})", device,
+                 text[1]->gemma_layers().begin(), text[1]->gemma_layers().end(), text.front()->device());
+    w->host_text_tail(std::make_shared<worker::TextStageTail>(std::make_unique<worker::TextStage>(o, *gemma, *gemma)));
     any = true;
   }
 
@@ -128,7 +174,7 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& mode
     auto options = options_of(vae);
     if (options.dtype() == at::kHalf) options = options.dtype(at::kFloat);
     w->host_vae(std::make_shared<worker::VaeStage>(models::VaeDecoder(model.vae_config(), *weights, options),
-                                                   tiling, plan_summary(plan)));
+                                                   tiling, plan_summary(plan), model.recipe_name()));
     any = true;
   }
   return any ? std::move(w) : nullptr;

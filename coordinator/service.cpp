@@ -13,7 +13,6 @@
 #include "coordinator/service_protocol.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
-#include "transport/membership.h"
 
 namespace baton::coordinator {
 namespace fs = std::filesystem;
@@ -414,23 +413,25 @@ void on_stop_signal(int) { g_stop = true; }
 }  // namespace
 
 void run_serve(const PipelineOptions& pipeline_options, const ServiceOptions& options, const PlannedSize& max_size) {
-  if (transport::Membership::launched_by_mpi())
-    throw Error("baton serve under mpirun needs the distributed stage network, which this build does not have yet",
-                "run `baton serve` without mpirun: one process drives every local device with a thread each");
-  Service service(options);
-  auto pipeline = Pipeline::open(pipeline_options, max_size);
   g_stop = false;
-  // Left installed on return: a second SIGTERM (a launcher and a process
-  // group both forward one) must not kill the process while it cleans up.
+  // Installed on every rank before the stages load, and left installed on
+  // return: mpirun forwards a stop to every rank, and only rank 0 acts on it
+  // (it closes the pipeline, which ends the other ranks cleanly); a second
+  // SIGTERM must not kill the process while it cleans up.
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  std::cout << "baton serve: listening on " << service.endpoint() << " (authentication: " << service.mechanism()
+  // The endpoint is rank 0's: bound first, so a taken port fails before the model loads.
+  std::unique_ptr<Service> service;
+  auto pipeline = Pipeline::open(pipeline_options, max_size, [&] { service = std::make_unique<Service>(options); });
+  if (!pipeline) return;  // another rank of an mpirun job: its stages served until rank 0 closed
+  std::cout << "baton serve: listening on " << service->endpoint() << " (authentication: " << service->mechanism()
             << ", requests up to " << max_size.width << "x" << max_size.height << ")" << std::endl;
-  service.run(pipeline->runner(), [&](const sampling::GenerationRequest& r) { pipeline->check_fits(r); }, g_stop);
-  const auto stats = service.stats();
+  service->run(pipeline->runner(), [&](const sampling::GenerationRequest& r) { pipeline->check_fits(r); }, g_stop);
+  const auto stats = service->stats();
+  pipeline->close();
   spdlog::info("serve: stopped ({} requests answered, {} refused)", stats.requests, stats.refused);
 }
 

@@ -116,6 +116,12 @@ void wait_for(MPI_Request& request, const std::string& what, std::chrono::millis
 
 bool Membership::launched_by_mpi() { return mpi_launcher_variable() != nullptr; }
 
+int Membership::launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* value = std::getenv(name); value && *value) return std::atoi(value);
+  return -1;
+}
+
 std::unique_ptr<Membership> Membership::join(const MembershipOptions& options) {
   std::unique_ptr<Membership> m(new Membership());
   m->options_ = options;

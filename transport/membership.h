@@ -28,6 +28,11 @@ class Membership {
   static std::unique_ptr<Membership> join(const MembershipOptions& options = {});
   // True when this process was started by an MPI launcher.
   static bool launched_by_mpi();
+  // This process's rank as the launcher set it (OMPI_COMM_WORLD_RANK,
+  // PMI_RANK, PMIX_RANK), before join(); -1 when not launched by MPI. Under
+  // mpirun only rank 0 speaks for the job: the others keep quiet about
+  // mistakes every rank meets alike.
+  static int launcher_rank();
 
   // Finalises MPI when join() initialised it.
   ~Membership();

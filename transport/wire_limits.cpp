@@ -61,6 +61,11 @@ int64_t check_descriptor(const wire::TensorDescriptor& d, int index, const WireL
 
 void check_microbatch(const wire::MicrobatchHeader& m, const WireLimits& limits) {
   require(wire::Branch_IsValid(m.branch()), "branch " + std::to_string(m.branch()) + " is not a Branch");
+  require(wire::StageKind_IsValid(m.kind()), "kind " + std::to_string(m.kind()) + " is not a StageKind");
+  check_text(m.stage(), limits.max_name_bytes, "stage");
+  require(static_cast<int64_t>(m.meta().size()) <= limits.max_meta_bytes,
+          "meta has " + std::to_string(m.meta().size()) + " bytes, the limit is " +
+              std::to_string(limits.max_meta_bytes));
   require(m.tensors_size() <= limits.max_tensors_per_message, "message has " + std::to_string(m.tensors_size()) +
                                                                   " tensors, the limit is " +
                                                                   std::to_string(limits.max_tensors_per_message));
@@ -105,7 +110,7 @@ std::string first_unknown_field(const google::protobuf::Message& message, const 
 void WireLimits::validate() const {
   require(max_header_bytes > 0 && max_tensors_per_message > 0 && max_tensor_rank > 0 && max_tensor_elements > 0 &&
               max_message_bytes > 0 && max_world_rank > 0 && max_name_bytes > 0 && max_text_bytes > 0 &&
-              max_queued_bytes > 0,
+              max_meta_bytes > 0 && max_queued_bytes > 0,
           "wire limits: every limit must be positive");
 }
 

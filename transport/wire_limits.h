@@ -26,6 +26,8 @@ struct WireLimits {
   int max_world_rank = 65535;                    // largest rank number in Hello/ErrorReport
   int max_name_bytes = 128;                      // tensor names
   int max_text_bytes = 16 << 10;                 // hashes, stage names, error messages
+  // A pipeline message's JSON meta (the request: three prompts of up to 64 KiB).
+  int64_t max_meta_bytes = 240 << 10;
   // Received but not yet taken by receive(), per channel: beyond it the
   // sender ignores flow control and the channel fails.
   int64_t max_queued_bytes = int64_t(4) << 30;

@@ -2,6 +2,7 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include "core/error.h"
 #include "io/png_image.h"
 #include "models/vae/vae_image.h"
 
@@ -12,6 +13,27 @@ TextStageEncoding::TextStageEncoding(std::unique_ptr<TextStage> stage) : stage_(
 std::pair<CaptionInput, CaptionInput> TextStageEncoding::encode(const sampling::GenerationRequest& request) {
   auto encoded = stage_->encode(request.system_prompt, {{request.prompt, PromptRole::positive},
                                                         {request.negative_prompt, PromptRole::negative}});
+  return {{encoded[0].cap_feats, encoded[0].clip_pooled}, {encoded[1].cap_feats, encoded[1].clip_pooled}};
+}
+
+TextStageHead::TextStageHead(std::unique_ptr<TextStage> stage) : stage_(std::move(stage)) {}
+
+std::map<std::string, at::Tensor> TextStageHead::encode_head(const sampling::GenerationRequest& request) {
+  auto half = stage_->encode_head(request.system_prompt, {{request.prompt, PromptRole::positive},
+                                                          {request.negative_prompt, PromptRole::negative}});
+  return {{"hidden", half.hidden}, {"mask", half.mask}, {"pooled", half.pooled}};
+}
+
+TextStageTail::TextStageTail(std::unique_ptr<TextStage> stage) : stage_(std::move(stage)) {}
+
+std::pair<CaptionInput, CaptionInput> TextStageTail::encode_tail(const std::map<std::string, at::Tensor>& head) {
+  auto get = [&](const char* name) {
+    auto it = head.find(name);
+    if (it == head.end()) throw Error(std::string("text stage tail: the head's message lacks '") + name + "'");
+    return it->second;
+  };
+  auto encoded = stage_->encode_tail({get("hidden"), get("mask"), get("pooled")});
+  require(encoded.size() == 2, "text stage tail: expected the two branches of one request");
   return {{encoded[0].cap_feats, encoded[0].clip_pooled}, {encoded[1].cap_feats, encoded[1].clip_pooled}};
 }
 

@@ -21,6 +21,25 @@ class TextStageEncoding : public TextEncoding {
   std::unique_ptr<TextStage> stage_;
 };
 
+// A text stage split over two ranks: the head's TextHalf as named tensors
+// ("hidden", "mask", "pooled"; both branches, cond first), and the tail.
+class TextStageHead : public TextEncodingHead {
+ public:
+  explicit TextStageHead(std::unique_ptr<TextStage> stage);
+  std::map<std::string, at::Tensor> encode_head(const sampling::GenerationRequest& request) override;
+
+ private:
+  std::unique_ptr<TextStage> stage_;
+};
+class TextStageTail : public TextEncodingTail {
+ public:
+  explicit TextStageTail(std::unique_ptr<TextStage> stage);
+  std::pair<CaptionInput, CaptionInput> encode_tail(const std::map<std::string, at::Tensor>& head) override;
+
+ private:
+  std::unique_ptr<TextStage> stage_;
+};
+
 // Final latent -> image -> PNG bytes with the recipe (and a summary of the
 // plan) in its text chunks.
 class VaeStage : public ImageDecoding {

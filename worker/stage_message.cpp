@@ -14,6 +14,7 @@ const char* message_kind_name(MessageKind kind) {
     case MessageKind::Failed: return "failed";
     case MessageKind::Cancel: return "cancel";
     case MessageKind::Shutdown: return "shutdown";
+    case MessageKind::Ready: return "ready";
   }
   return "?";
 }
@@ -21,7 +22,7 @@ const char* message_kind_name(MessageKind kind) {
 std::string StageAddress::name() const {
   switch (role) {
     case Role::Coordinator: return "coordinator";
-    case Role::Text: return "text";
+    case Role::Text: return index == 0 ? "text" : "text" + std::to_string(index);
     case Role::Dit: return "dit" + std::to_string(index);
     case Role::Vae: return "vae";
   }

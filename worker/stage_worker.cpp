@@ -49,6 +49,8 @@ StageWorker::StageWorker(PipelineShape shape) : shape_(shape) {
 }
 
 void StageWorker::host_text(std::shared_ptr<TextEncoding> text) { text_ = std::move(text); }
+void StageWorker::host_text_head(std::shared_ptr<TextEncodingHead> head) { text_head_ = std::move(head); }
+void StageWorker::host_text_tail(std::shared_ptr<TextEncodingTail> tail) { text_tail_ = std::move(tail); }
 void StageWorker::host_dit(int64_t index, std::shared_ptr<DitStage> stage) {
   require(index >= 0 && index < shape_.dit_stages, "DiT stage index " + std::to_string(index) + " out of range");
   dits_[index] = std::move(stage);
@@ -57,7 +59,7 @@ void StageWorker::host_vae(std::shared_ptr<ImageDecoding> vae) { vae_ = std::mov
 
 bool StageWorker::hosts(const StageAddress& a) const {
   switch (a.role) {
-    case Role::Text: return text_ != nullptr;
+    case Role::Text: return a.index == 0 ? (text_ || text_head_) : (a.index == 1 && text_tail_);
     case Role::Dit: return dits_.count(a.index) != 0;
     case Role::Vae: return vae_ != nullptr;
     default: return false;
@@ -66,7 +68,8 @@ bool StageWorker::hosts(const StageAddress& a) const {
 
 std::vector<StageAddress> StageWorker::addresses() const {
   std::vector<StageAddress> out;
-  if (text_) out.push_back({Role::Text, 0});
+  if (text_ || text_head_) out.push_back({Role::Text, 0});
+  if (text_tail_) out.push_back({Role::Text, 1});
   for (const auto& kv : dits_) out.push_back(dit(kv.first));
   if (vae_) out.push_back(kVae);
   return out;
@@ -96,7 +99,7 @@ std::vector<Outgoing> StageWorker::handle(const StageAddress& to, StageMessage m
       return {};
     }
     switch (to.role) {
-      case Role::Text: return on_text(message);
+      case Role::Text: return on_text(to.index, message);
       case Role::Dit: return on_dit(to.index, message);
       case Role::Vae: return on_vae(message);
       default: throw Error("no stage handles messages for " + to.name());
@@ -109,9 +112,15 @@ std::vector<Outgoing> StageWorker::handle(const StageAddress& to, StageMessage m
   }
 }
 
-std::vector<Outgoing> StageWorker::on_text(StageMessage& m) {
-  require(m.kind == MessageKind::Start, "text stage: unexpected " + std::string(message_kind_name(m.kind)) + " message");
-  auto [cond, uncond] = text_->encode(request_of(m));
+std::vector<Outgoing> StageWorker::on_text(int64_t index, StageMessage& m) {
+  const auto expected = index == 0 ? MessageKind::Start : MessageKind::Encoded;
+  require(m.kind == expected, "text stage: unexpected " + std::string(message_kind_name(m.kind)) + " message");
+  if (index == 0 && text_head_) {  // the first half: on to the tail
+    auto half = make(MessageKind::Encoded, m.request_id, 0, m.meta);
+    half.tensors = text_head_->encode_head(request_of(m));
+    return {{{Role::Text, 1}, std::move(half)}};
+  }
+  auto [cond, uncond] = index == 0 ? text_->encode(request_of(m)) : text_tail_->encode_tail(m.tensors);
   auto out = make(MessageKind::Encoded, m.request_id, 0, m.meta);
   out.tensors = {{"cond.features", cond.features}, {"cond.pooled", cond.pooled},
                  {"uncond.features", uncond.features}, {"uncond.pooled", uncond.pooled}};

@@ -25,6 +25,20 @@ class TextEncoding {
   virtual std::pair<CaptionInput, CaptionInput> encode(const sampling::GenerationRequest& request) = 0;
 };
 
+// The text stage split over two workers (two ranks: the Gemma split of a plan
+// whose two text devices are on different ranks). The head ("text") turns a
+// request into named tensors for the tail ("text1"), which finishes them.
+class TextEncodingHead {
+ public:
+  virtual ~TextEncodingHead() = default;
+  virtual std::map<std::string, at::Tensor> encode_head(const sampling::GenerationRequest& request) = 0;
+};
+class TextEncodingTail {
+ public:
+  virtual ~TextEncodingTail() = default;
+  virtual std::pair<CaptionInput, CaptionInput> encode_tail(const std::map<std::string, at::Tensor>& head) = 0;
+};
+
 // The VAE stage as the pipeline sees it: the final latent to PNG bytes.
 class ImageDecoding {
  public:
@@ -49,6 +63,9 @@ class StageWorker {
   explicit StageWorker(PipelineShape shape);
 
   void host_text(std::shared_ptr<TextEncoding> text);
+  // A split text stage: the head at "text", the tail at "text1".
+  void host_text_head(std::shared_ptr<TextEncodingHead> head);
+  void host_text_tail(std::shared_ptr<TextEncodingTail> tail);
   void host_dit(int64_t index, std::shared_ptr<DitStage> stage);
   void host_vae(std::shared_ptr<ImageDecoding> vae);
   bool hosts(const StageAddress& address) const;
@@ -62,7 +79,7 @@ class StageWorker {
   std::map<std::string, double> busy_seconds() const;
 
  private:
-  std::vector<Outgoing> on_text(StageMessage& m);
+  std::vector<Outgoing> on_text(int64_t index, StageMessage& m);
   std::vector<Outgoing> on_dit(int64_t index, StageMessage& m);
   std::vector<Outgoing> on_vae(StageMessage& m);
   // Embeds one step on the first stage and sends it on (or finishes it here).
@@ -79,6 +96,8 @@ class StageWorker {
   mutable std::mutex stats_mutex_;
   std::map<std::string, double> busy_;
   std::shared_ptr<TextEncoding> text_;
+  std::shared_ptr<TextEncodingHead> text_head_;
+  std::shared_ptr<TextEncodingTail> text_tail_;
   std::map<int64_t, std::shared_ptr<DitStage>> dits_;
   std::shared_ptr<ImageDecoding> vae_;
   // Last DiT stage: the sampler of each request in flight, and velocities of

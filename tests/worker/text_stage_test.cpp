@@ -172,6 +172,34 @@ TEST_F(TextStageTest, GemmaSplitOverTwoPiecesGivesTheSameFeatures) {
   EXPECT_THROW(TextStage(o, gemma_weights, jina_weights), Error);
 }
 
+// Under mpirun the two Gemma pieces may live on two ranks: head + tail equal the whole stage.
+TEST_F(TextStageTest, HeadAndTailOnTwoRanksGiveTheWholeStagesFeatures) {
+  TextStage whole(options(0), gemma_weights, jina_weights);
+  auto o = options(0);
+  o.gemma_split_layer = 2;
+  o.part = TextStageOptions::Part::Head;
+  TextStage head(o, gemma_weights, jina_weights);
+  o.part = TextStageOptions::Part::Tail;
+  TensorMap no_jina;  // the tail never reads Jina
+  TextStage tail(o, gemma_weights, no_jina);
+  const std::vector<PromptText> prompts = {{kPrompt}, {"", PromptRole::negative}};
+  auto expected = whole.encode("You are an artist. ", prompts);
+  auto half = head.encode_head("You are an artist. ", prompts);
+  EXPECT_EQ(half.hidden.size(0), 2);
+  auto got = tail.encode_tail(half);
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(at::equal(got[i].cap_feats, expected[i].cap_feats)) << i;
+    EXPECT_TRUE(at::equal(got[i].clip_pooled, expected[i].clip_pooled)) << i;
+  }
+  EXPECT_THROW(head.encode("", prompts), Error);
+  EXPECT_THROW(head.encode_tail(half), Error);
+  half.mask = half.mask.narrow(1, 0, 1);
+  EXPECT_THROW(tail.encode_tail(half), Error);
+  o.gemma_split_layer = 0;
+  EXPECT_THROW(TextStage(o, gemma_weights, jina_weights), Error);
+}
+
 TEST_F(TextStageTest, RunsInBf16OnTheCpu) {
   auto o = options(0);
   o.dtype = at::kBFloat16;

@@ -38,6 +38,19 @@ struct TextStageOptions {
   // `gemma_second_device`. 0 = no split. Jina stays on `device`.
   int64_t gemma_split_layer = 0;
   at::Device gemma_second_device = at::kCPU;
+  // Gemma split over two processes (ranks, docs/distributed.md) instead of two
+  // devices of this one: Head holds the tokenizers, Jina and layers [0, split)
+  // (encode_head), Tail holds layers [split, used) only (encode_tail).
+  enum class Part { Whole, Head, Tail };
+  Part part = Part::Whole;
+};
+
+// What the head of a split text stage hands to its tail: Gemma's hidden
+// states after the head's layers and the batch's mask, and Jina's vectors.
+struct TextHalf {
+  at::Tensor hidden;  // [B, L, hidden] in the compute dtype
+  at::Tensor mask;    // [B, L] int64, 1 for real tokens (right padded)
+  at::Tensor pooled;  // [B, clip_text_dim] float32 on the CPU
 };
 
 // The negative prompt gets the system prompt only when it is not empty (spec B.4).
@@ -64,6 +77,11 @@ class TextStage {
   // with the cache, so treat them as read-only.
   std::vector<EncodedPrompt> encode(const std::string& system_prompt, const std::vector<PromptText>& prompts);
   EncodedPrompt encode(const std::string& system_prompt, const PromptText& prompt);
+  // Part::Head: the prompts as one batch through the tokenizers, Jina and the
+  // first Gemma layers (no cache). Part::Tail: the remaining layers; one
+  // EncodedPrompt per row of `half`, as encode() would give.
+  TextHalf encode_head(const std::string& system_prompt, const std::vector<PromptText>& prompts);
+  std::vector<EncodedPrompt> encode_tail(const TextHalf& half);
 
   const EncodedPromptCache& cache() const { return cache_; }
   const TextStageOptions& options() const { return options_; }
