@@ -96,6 +96,15 @@ std::vector<Outgoing> StageWorker::handle(const StageAddress& to, StageMessage m
     if (!hosts(to)) throw Error("this worker does not host stage " + to.name());
     if (message.kind == MessageKind::Cancel) {
       forget(id);
+      if (cancelled_.insert(id).second) cancelled_order_.push_back(id);
+      if (cancelled_order_.size() > 4096) {  // bounded: ids only grow, old ones never return
+        cancelled_.erase(cancelled_order_.front());
+        cancelled_order_.pop_front();
+      }
+      return {};
+    }
+    if (cancelled_.count(id)) {
+      spdlog::debug("stage {}: request {} was cancelled: {} dropped", to.name(), id, message_kind_name(message.kind));
       return {};
     }
     switch (to.role) {

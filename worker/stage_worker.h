@@ -3,7 +3,9 @@
 // a message: the whole per-request protocol of stage_message.h lives here, so
 // one process with threads and many ranks with a transport behave the same
 // and make the same images.
+#include <deque>
 #include <functional>
+#include <set>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -104,6 +106,10 @@ class StageWorker {
   // branches that arrived before their partner.
   std::map<uint64_t, sampling::RequestSampler> samplers_;
   std::map<std::pair<uint64_t, int64_t>, std::map<int64_t, at::Tensor>> pending_;
+  // Recently cancelled requests: a message still in flight from another
+  // stage (over ranks, the Cancel can overtake it) is dropped quietly.
+  std::set<uint64_t> cancelled_;
+  std::deque<uint64_t> cancelled_order_;
 };
 
 // The sampling request a message carries in meta["request"].

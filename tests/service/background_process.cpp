@@ -25,7 +25,9 @@ BackgroundProcess::BackgroundProcess(const std::string& command, const std::stri
     : log_path_(log_path) {
   std::string quoted;
   for (char c : command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  const std::string line = "exec timeout -s KILL " + std::to_string(limit_s) + " sh -c '" + quoted + "' >" + log_path +
+  // --foreground: timeout passes a signal to its child only (without it, to
+  // the whole group, and mpirun takes a second SIGTERM as "kill the ranks now").
+  const std::string line = "exec timeout --foreground -s KILL " + std::to_string(limit_s) + " sh -c '" + quoted + "' >" + log_path +
                            " 2>&1 </dev/null";
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -52,7 +54,8 @@ bool BackgroundProcess::running() {
 
 int BackgroundProcess::stop(int signal, int wait_s) {
   if (!running()) return status_;
-  ::kill(-pid_, signal);
+  // A stop request goes to `timeout` alone, which passes it on to its child once.
+  ::kill(signal == SIGKILL ? -pid_ : pid_, signal);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
   while (running()) {
     if (std::chrono::steady_clock::now() >= until) {

@@ -19,8 +19,8 @@ class BackgroundProcess {
 
   std::string log() const;
   bool running();
-  // Sends `signal` to the whole group and waits at most `wait_s` (then
-  // SIGKILL). The exit status, 128+N when ended by signal N.
+  // Sends `signal` (SIGKILL: to the whole group) and waits at most `wait_s`
+  // (then SIGKILLs the group). The exit status, 128+N when ended by signal N.
   int stop(int signal = 15, int wait_s = 20);
 
  private:

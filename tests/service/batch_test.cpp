@@ -142,5 +142,41 @@ TEST(Batch, ABadLineStopsTheBatchBeforeAnyWork) {
   EXPECT_EQ(r.output.find("plan:"), std::string::npos) << r.output;
 }
 
+#ifdef BATON_MPIEXEC
+// Under `mpirun -np 3` the same images as one process (pixels: the recipe
+// names the ranks' devices), one manifest line each; a rerun has nothing to do
+// and ends every rank without loading the model.
+TEST(Batch, UnderMpirunWithThreeRanksMakesTheSameImagesAsOneProcess) {
+  TempDir dir;
+  std::ofstream(dir.file("prompts.jsonl")) << R"({"prompt": "one", "seed": 1, "width": 64, "height": 48, "steps": 3})"
+                                              "\n"
+                                              R"({"prompt": "two", "seed": 2, "width": 48, "height": 64, "steps": 2})"
+                                              "\n"
+                                              R"({"prompt": "three", "seed": 3, "width": 64, "height": 64, "steps": 3})"
+                                              "\n";
+  const std::string env = "OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ";
+  const std::string args = " batch " + dir.file("prompts.jsonl") + " --model demo --no-progress --out ";
+  const std::string mpirun = env + "BATON_CACHE_DIR=" + dir.file("cache") + " BATON_LOG_LEVEL=info " + BATON_MPIEXEC +
+                             " -np 3 --oversubscribe " + baton_command();
+  auto multi = run_command(mpirun + args + dir.file("multi"), 240);
+  ASSERT_EQ(multi.exit_code, 0) << multi.output;
+  EXPECT_NE(multi.output.find("3 request(s): 3 written now, 0 complete from an earlier run"), std::string::npos)
+      << multi.output;
+  EXPECT_NE(multi.output.find("r2/cpu"), std::string::npos) << "not spread over the ranks\n" << multi.output;
+  expect_complete(dir.file("prompts.jsonl"), dir.file("multi"));
+  auto one = run_command(env + baton_in(dir) + args + dir.file("one"), 240);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  for (const auto& file : images_in(dir.file("one")))
+    EXPECT_EQ(io::read_png(dir.file("multi/" + file)).image.pixels, io::read_png(dir.file("one/" + file)).image.pixels)
+        << file;
+
+  auto again = run_command(mpirun + args + dir.file("multi"), 120);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("3 request(s): 0 written now, 3 complete from an earlier run"), std::string::npos)
+      << again.output;
+  EXPECT_EQ(again.output.find("plan"), std::string::npos) << "nothing to do: the model is not loaded\n" << again.output;
+}
+#endif
+
 }  // namespace
 }  // namespace baton::test
