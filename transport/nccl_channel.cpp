@@ -324,6 +324,7 @@ class NcclChannel : public Channel {
     cudaSetDevice(index_);
     while (!stopping_) {
       std::string problem;
+      bool idle = false;
       {
         // Every finished transfer, not only the oldest: a send waiting for the
         // peer's receive must not hold back the memory of later receives.
@@ -342,6 +343,7 @@ class NcclChannel : public Channel {
           cudaEventDestroy(it->done);
           it = pending_.erase(it);
         }
+        idle = pending_.empty();
       }
       if (problem.empty() && control_->failure()) problem = "the peer failed";
       {
@@ -354,7 +356,11 @@ class NcclChannel : public Channel {
           }
         }
         if (!problem.empty() && !aborted_) {
-          spdlog::error("NCCL channel to {}: {}; aborting its transfers", describe_peer(), problem);
+          // A peer that ended its stream cleanly and then exits is no error.
+          if (idle && control_->peer_shut_down())
+            spdlog::debug("NCCL channel to {}: {} after its clean end; closing", describe_peer(), problem);
+          else
+            spdlog::error("NCCL channel to {}: {}; aborting its transfers", describe_peer(), problem);
           abort_locked(problem);
         }
       }
