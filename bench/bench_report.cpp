@@ -22,10 +22,16 @@ std::string cell(const nlohmann::json& v, BenchReport::Format f) {
     case BenchReport::Format::kText:
     case BenchReport::Format::kInteger: return v.is_number_integer() ? std::to_string(v.get<int64_t>()) : fixed(x, 0);
     case BenchReport::Format::kMs: return fixed(x, x < 10 ? 3 : 2);
+    case BenchReport::Format::kSeconds: return fixed(x, 3);
     case BenchReport::Format::kGiB: return fixed(x / 1073741824.0, 3);
     case BenchReport::Format::kFixed1: return fixed(x, 1);
     case BenchReport::Format::kFixed2: return fixed(x, 2);
     case BenchReport::Format::kRatio: return fixed(x, 3);
+    case BenchReport::Format::kScientific: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2e", x);
+      return buf;
+    }
   }
   return v.dump();
 }

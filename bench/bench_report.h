@@ -11,7 +11,7 @@ namespace baton::bench {
 class BenchReport {
  public:
   // How a column's value is printed in the table (JSON keeps the raw value).
-  enum class Format { kText, kInteger, kMs, kGiB, kFixed1, kFixed2, kRatio };
+  enum class Format { kText, kInteger, kMs, kSeconds, kGiB, kFixed1, kFixed2, kRatio, kScientific };
 
   explicit BenchReport(std::string scenario);
 

@@ -45,6 +45,22 @@ at::ScalarType bench_dtype(const BenchSettings& s, const at::Device& device) {
   return dtype;
 }
 
+std::vector<WeightFormat> eight_bit_formats(const std::vector<std::string>& weights, BenchSettings& s) {
+  std::vector<WeightFormat> out;
+  for (const auto& w : weights) {
+    const auto f = parse_weight_format(w);
+    if (is_8bit(f)) {
+      out.push_back(f);
+    } else if (s.dtype == "auto") {
+      s.dtype = w;
+    } else if (parse_dtype(s.dtype) != parse_dtype(w)) {
+      throw UsageError("--weights " + w + " with --dtype " + s.dtype,
+                       "dense weights are in the compute dtype: give it once, e.g. --dtype bf16 --weights int8,fp8");
+    }
+  }
+  return out;
+}
+
 void validate_settings(const BenchSettings& s) {
   if (s.iters < 1 || s.warmup < 0) throw UsageError("--iters must be at least 1 and --warmup at least 0");
   if (s.width <= 0 || s.height <= 0 || s.width % 16 || s.height % 16)

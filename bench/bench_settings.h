@@ -9,8 +9,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/tensor_source.h"
+#include "core/weight_format.h"
 #include "io/model_folder.h"
 #include "partition/model_configs.h"
 
@@ -37,6 +39,11 @@ struct BenchSettings {
 
 at::Device bench_device(const BenchSettings& settings);
 at::ScalarType bench_dtype(const BenchSettings& settings, const at::Device& device);
+// `--weights` of dit and text (docs/quantization.md): the 8-bit formats to
+// run after the dense model (the reference of their errors). A dense entry
+// (bf16, fp16, fp32) names the compute dtype: it sets settings.dtype when that
+// is auto and must agree with it otherwise (UsageError).
+std::vector<WeightFormat> eight_bit_formats(const std::vector<std::string>& weights, BenchSettings& settings);
 // Throws UsageError for iters < 1, warmup < 0, or a size that is not a positive multiple of 16.
 void validate_settings(const BenchSettings& settings);
 

@@ -9,9 +9,11 @@
 
 #include "bench/bench_timer.h"
 #include "bench/peak_memory_meter.h"
+#include "core/byte_size.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/tensor_metrics.h"
 #include "core/torch_compat.h"
 #include "models/nextdit/next_dit.h"
 #include "partition/flop_model.h"
@@ -138,7 +140,9 @@ const std::vector<std::string>& sdpa_families() {
   return names;
 }
 
-BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
+BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& o) {
+  BenchSettings s = settings;
+  const auto eight_bit = eight_bit_formats(o.weights, s);
   validate_settings(s);
   require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
           "--captions needs two lengths (cond, uncond), e.g. 128,8");
@@ -167,19 +171,9 @@ BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
   }
 
   const auto options = at::TensorOptions().device(device).dtype(dtype);
+  compat::set_fp8_matmul_enabled(o.fp8_matmul);
   PeakMemoryMeter meter(device);
   const auto weights = model.weights(io::Component::Transformer);
-  const auto load_start = std::chrono::steady_clock::now();
-  const models::NextDit dit(config, *weights, options);
-  synchronize_device(device);
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-  int64_t weight_bytes = 0;
-  for (const auto& kv : models::nextdit_tensor_shapes(config)) {
-    if (kv.first == "norm_final.weight") continue;  // never used, never loaded
-    int64_t n = 1;
-    for (auto d : kv.second) n *= d;
-    weight_bytes += n * static_cast<int64_t>(c10::elementSize(dtype));
-  }
 
   // The CFG pair (cond caption, uncond caption) and one latent for both.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
@@ -193,19 +187,23 @@ BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
                           }(),
                           at::randn({2, config.clip_text_dim}, gen).to(options),
                           at::full({2}, 0.5, at::TensorOptions().device(device).dtype(at::kFloat))};
+  // The 8-bit formats' error probe: one call at the first size on the same latent for every format.
+  const auto probe_latent =
+      at::randn({1, config.in_channels, sizes.front().height / 8, sizes.front().width / 8}, gen).to(options).expand(
+          {2, -1, -1, -1});
 
   report.info()["config"] = config.to_json();
   report.info()["captions"] = o.captions;
-  report.info()["weight_bytes"] = weight_bytes;
-  report.info()["load_seconds"] = load_s;
+  report.info()["fp8_matmul"] = compat::fp8_matmul_enabled();
   report.add_line("Next-DiT guided call (CFG pair): dim " + std::to_string(config.dim) + ", " +
                   std::to_string(config.n_layers) + " blocks, " + dtype_name(dtype) + " on " + device.str() +
                   ", libtorch " + compat::torch_version());
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%s: weights %.2f GiB (loaded in %.1f s); captions %lld (cond) + %lld (uncond) tokens; median of %d calls after %d warm-up",
-                model.describe().c_str(), weight_bytes / 1073741824.0, load_s, static_cast<long long>(o.captions[0]),
-                static_cast<long long>(o.captions[1]), s.iters, s.warmup);
+  std::snprintf(buf, sizeof buf, "%s; captions %lld (cond) + %lld (uncond) tokens; median of %d calls after %d warm-up",
+                model.describe().c_str(), static_cast<long long>(o.captions[0]), static_cast<long long>(o.captions[1]),
+                s.iters, s.warmup);
   report.add_line(buf);
+  report.add_column("weights", "weights", BenchReport::Format::kText);
   report.add_column("sdpa", "sdpa", BenchReport::Format::kText);
   report.add_column("size", "size", BenchReport::Format::kText);
   report.add_column("tokens", "tokens", BenchReport::Format::kInteger);
@@ -214,24 +212,68 @@ BenchReport run_dit_bench(const BenchSettings& s, const DitBenchOptions& o) {
   report.add_column("max_ms", "max_ms", BenchReport::Format::kMs);
   report.add_column("tflop", "TFLOP", BenchReport::Format::kFixed2);
   report.add_column("tflops_per_s", "TFLOP/s", BenchReport::Format::kFixed1);
+  report.add_column("weight_bytes", "weights_GiB", BenchReport::Format::kGiB);
   report.add_column("peak_allocated_bytes", "peak_GiB", BenchReport::Format::kGiB);
   report.add_column("caption_median_ms", "caption_ms", BenchReport::Format::kMs);
-  for (const auto& backend : o.sdpa) {
-    select_sdpa(backend);
-    for (const auto& size : sizes) {
-      nlohmann::json row;
-      try {
-        row = measure_call(s, o, dit, config, device, size, gen, inputs, meter);
-      } catch (const c10::Error& e) {
-        // A kernel family forced with --sdpa may not take these inputs.
-        const std::string what = e.what_without_backtrace();
-        row = {{"size", size.str()}, {"error", what.substr(0, what.find('\n'))}};
+  if (!eight_bit.empty()) report.add_column("rel_l2_vs_dense", "rel_l2_vs_dense", BenchReport::Format::kScientific);
+
+  // The dense model first (the reference), then each 8-bit format, one loaded at a time.
+  std::vector<WeightFormat> formats{WeightFormat::kFp32};  // dense: in the compute dtype
+  formats.insert(formats.end(), eight_bit.begin(), eight_bit.end());
+  auto summaries = nlohmann::json::array();
+  at::Tensor reference;
+  for (const auto format : formats) {
+    const std::string name = is_8bit(format) ? weight_format_name(format) : dtype_name(dtype);
+    nlohmann::json summary = {{"weights", name}};
+    {
+      meter.reset_peak();
+      const auto load_start = std::chrono::steady_clock::now();
+      const models::NextDit dit(config, *weights, options, format);
+      synchronize_device(device);
+      summary["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+      summary["weight_bytes"] = dit.weight_bytes();
+      summary["peak_load_bytes"] = meter.peak();
+      const auto probe =
+          dit.forward(probe_latent, inputs.t_pair, inputs.clip, dit.embed().encode_captions(inputs.cap_feats, inputs.cap_mask))
+              .to(at::kCPU, at::kFloat);
+      if (!reference.defined()) reference = probe;
+      else summary["rel_l2_vs_dense"] = relative_l2_error(probe, reference);
+      for (const auto& backend : o.sdpa) {
+        select_sdpa(backend);
+        for (const auto& size : sizes) {
+          nlohmann::json row;
+          try {
+            row = measure_call(s, o, dit, config, device, size, gen, inputs, meter);
+          } catch (const c10::Error& e) {
+            // A kernel family forced with --sdpa may not take these inputs.
+            const std::string what = e.what_without_backtrace();
+            row = {{"size", size.str()}, {"error", what.substr(0, what.find('\n'))}};
+          }
+          row["sdpa"] = backend;
+          row["weights"] = name;
+          row["weight_bytes"] = summary["weight_bytes"];
+          if (summary.contains("rel_l2_vs_dense")) row["rel_l2_vs_dense"] = summary["rel_l2_vs_dense"];
+          report.add_row(row);
+        }
       }
-      row["sdpa"] = backend;
-      report.add_row(row);
+      select_sdpa("auto");
     }
+    meter.release_cache();
+    std::snprintf(buf, sizeof buf, "weights %s: %s, loaded in %.1f s (peak while loading %s)", name.c_str(),
+                  format_byte_size(summary["weight_bytes"].get<int64_t>()).c_str(), summary["load_seconds"].get<double>(),
+                  format_byte_size(summary["peak_load_bytes"].get<int64_t>()).c_str());
+    std::string line = buf;
+    if (summary.contains("rel_l2_vs_dense")) {
+      std::snprintf(buf, sizeof buf, "; velocity vs %s weights: relative L2 %.2e", dtype_name(dtype).c_str(),
+                    summary["rel_l2_vs_dense"].get<double>());
+      line += buf;
+    }
+    report.add_line(line);
+    summaries.push_back(summary);
   }
-  select_sdpa("auto");
+  report.info()["formats"] = summaries;
+  report.info()["weight_bytes"] = summaries.front()["weight_bytes"];
+  report.info()["load_seconds"] = summaries.front()["load_seconds"];
   report.add_note("PyTorch eager on an H200 (baselines.md): 193.8 ms at 1024x1024, 69.2 ms at 512x512; "
                   "torch.compile 136.2 ms at 1024x1024; peak 7.28 GiB at 1024x1024");
   return report;

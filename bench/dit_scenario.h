@@ -6,7 +6,11 @@
 // caption path (caption embedder + context refiner) runs once per request, so
 // it is timed on its own and not inside the call. `attention_only` times one
 // main-block attention call per SDPA kernel family instead (which one
-// compat::attention should use).
+// compat::attention should use). `weights` adds 8-bit formats (int8, fp8;
+// docs/quantization.md): each loads in turn after the dense model, with its
+// weight bytes, peak while loading, the same timings, and the relative L2
+// error of one velocity (CFG pair, t = 0.5, the first size) against the
+// dense model's.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +26,8 @@ struct DitBenchOptions {
   std::vector<std::string> sdpa{"auto"};      // SDPA kernel families to compare (libtorch 2.5+ for all but auto)
   bool attention_only = false;
   int64_t layers = -1;                        // main blocks to run; -1: the model's
+  std::vector<std::string> weights;           // --weights: bf16,int8,fp8 (the dense entry is the compute dtype)
+  bool fp8_matmul = true;                     // fp8 on the FP8 matrix units where available, else dequantised
 };
 
 // auto, flash, efficient, cudnn, math.

@@ -2,9 +2,11 @@
 # 8-bit weights on the CUDA host (docs/quantization.md), from the project root
 # with a built tree (tests/gpu/build_and_test.sh; builds nothing):
 #  1. the dit_a and gemma3_a goldens with int8 and fp8 weights in bf16 (baton verify --weights);
-#  2. the released Next-DiT (random weights, 1024x1024 and 512x512, CFG pair): bf16 vs int8 vs fp8
-#     (FP8 matrix units) vs fp8 dequantised: time, weight bytes, device memory, velocity error;
-#  3. the released Gemma3 (random weights): bf16 vs int8 vs fp8: time, bytes, feature error.
+#  2. the released Next-DiT (baton bench dit --weights; random weights, 1024x1024 and 512x512,
+#     CFG pair): bf16 vs int8 vs fp8 (FP8 matrix units) vs fp8 dequantised: time, weight bytes,
+#     device memory, velocity error;
+#  3. the released Gemma3 (baton bench text --weights; random weights): bf16 vs int8 vs fp8:
+#     time, bytes, feature error.
 # JSON goes to <build>/bench-results/, the tables to the terminal.
 #   bash bench/quant_gpu.sh [build-dir] [device]      (defaults: build-gpu cuda:0)
 set -uo pipefail
@@ -24,18 +26,15 @@ for w in int8 fp8; do
 done
 
 echo "== Next-DiT, released size: bf16 vs int8 vs fp8 (FP8 matrix units where available)"
-"$build/bench/baton_dit_bench" --device "$device" --dtype bf16 --size 1024 --size 512 --weights bf16,int8,fp8 \
-  --iters 10 --warmup 3 || status=1
-"$build/bench/baton_dit_bench" --device "$device" --dtype bf16 --size 1024 --weights bf16,int8,fp8 \
-  --iters 10 --warmup 3 --json > "$out/dit_quant_$stamp.json" || status=1
+"$build/cli/baton" bench dit --device "$device" --dtype bf16 --size 1024x1024 --size 512x512 --weights bf16,int8,fp8 \
+  --iters 10 --warmup 3 --json-out "$out/dit_quant_$stamp.json" || status=1
 echo "== Next-DiT fp8 dequantised to bf16 instead (--fp8-matmul false), for comparison"
-"$build/bench/baton_dit_bench" --device "$device" --dtype bf16 --size 1024 --weights bf16,fp8 --fp8-matmul false \
+"$build/cli/baton" bench dit --device "$device" --dtype bf16 --size 1024x1024 --weights bf16,fp8 --fp8-matmul false \
   --iters 10 --warmup 3 || status=1
 
 echo "== Gemma3 (hidden_states[-2]), released size: bf16 vs int8 vs fp8"
-"$build/bench/baton_text_bench" --device "$device" --dtype bf16 --models gemma3 --weights int8,fp8 || status=1
-"$build/bench/baton_text_bench" --device "$device" --dtype bf16 --models gemma3 --weights int8,fp8 \
-  --json-out "$out/text_quant_$stamp.json" > /dev/null || status=1
+"$build/cli/baton" bench text --device "$device" --dtype bf16 --models gemma3 --weights bf16,int8,fp8 \
+  --json-out "$out/text_quant_$stamp.json" || status=1
 
 echo "results: $out/dit_quant_$stamp.json $out/text_quant_$stamp.json"
 echo "== quant_gpu.sh: $([ $status -eq 0 ] && echo all ok || echo FAILED)"

@@ -1,22 +1,23 @@
 // `baton bench`: the benchmark scenarios of bench/ (docs/benchmarks.md) and
 // `--calibrate`, which writes the planner's calibration file. Parses
-// arguments and calls the baton_bench library.
-//
-// Whole-image and pipeline-throughput scenarios belong here too, as one more
-// subcommand each over one more bench/ file, once the generate pipeline
-// (coordinator::RequestRunner over LocalStageNetwork) runs a plan: they time
-// RequestRunner's events for N queued requests on that same pipeline, not on
-// a second one.
+// arguments and calls the baton_bench library. `image` and `throughput` run
+// the generate pipeline (its options are generate's), so they work under
+// mpirun too: rank 0 prints, the other ranks host their stages and print
+// nothing.
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "bench/calibration.h"
 #include "bench/dit_scenario.h"
+#include "bench/image_scenario.h"
 #include "bench/memory_scenario.h"
 #include "bench/text_scenario.h"
+#include "bench/throughput_scenario.h"
 #include "bench/vae_scenario.h"
 #include "cli/command.h"
+#include "cli/request_options.h"
 #include "core/error.h"
 
 namespace baton::cli {
@@ -33,6 +34,7 @@ struct BenchArgs {
   std::vector<std::string> sizes;
   bench::DitBenchOptions dit;
   std::string text_models = "both";
+  bench::TextBenchOptions text;
   bench::VaeBenchOptions vae;
   bool no_untiled = false, no_tiled = false;
   bench::MemoryBenchOptions memory;
@@ -70,6 +72,52 @@ int emit(const bench::BenchReport& report, const Output& out) {
   return report.failed() ? 1 : 0;
 }
 
+// --weights and --fp8-matmul of dit and text (docs/quantization.md).
+void add_weights_options(CLI::App* app, std::vector<std::string>& weights, bool& fp8_matmul, const std::string& what) {
+  app->add_option("--weights", weights,
+                  "weight formats to compare, comma separated: the dense compute dtype (bf16, fp16, fp32), int8, fp8; "
+                  "the dense model always runs first and is the reference of the 8-bit " + what + " errors")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "int8", "fp8"}));
+  app->add_option("--fp8-matmul", fp8_matmul,
+                  "fp8 weights on the FP8 matrix units (libtorch 2.5+, compute capability >= 8.9) when true, else "
+                  "dequantised to the compute dtype")
+      ->capture_default_str();
+}
+
+// `image` and `throughput`: generate's pipeline and request options, the
+// model defaulting to the released sizes with random weights.
+struct PipelineBenchArgs {
+  bench::PipelineBenchSettings settings;
+  RequestOptions request;
+  std::string prompt = "1girl, long silver hair, red eyes, school uniform, cherry blossoms, city street at dusk, "
+                       "detailed background, anime style";
+  uint64_t seed = 1234;
+  Output output;
+};
+
+void add_pipeline_bench_options(CLI::App* app, PipelineBenchArgs& a) {
+  add_pipeline_options(app, a.settings.pipeline);
+  app->get_option("--model")->required(false)->default_val("random");
+  add_request_parameter_options(app, a.request);
+  app->add_option("--prompt", a.prompt, "the prompt of every image")->capture_default_str();
+  app->add_option("--seed", a.seed, "seed of the first image (the next get seed+1, ...)")->capture_default_str();
+  app->add_option("--warmup", a.settings.warmup, "images run first, not timed")->capture_default_str();
+  app->add_flag("--json", a.output.json, "print one JSON object instead of the table");
+  app->add_option("--json-out", a.output.json_out, "also write the JSON object to this file");
+}
+
+bench::PipelineBenchSettings pipeline_bench_settings(const PipelineBenchArgs& a) {
+  auto s = a.settings;
+  s.request = request_defaults(a.request);
+  s.request.prompt = a.prompt;
+  s.request.seed = a.seed;
+  return s;
+}
+
+// Under mpirun only rank 0 has a report; the others served their stages.
+int emit(const std::optional<bench::BenchReport>& report, const Output& out) { return report ? emit(*report, out) : 0; }
+
 std::vector<bench::ImageSize> parse_sizes(const std::vector<std::string>& texts) {
   std::vector<bench::ImageSize> sizes;
   for (const auto& t : texts) sizes.push_back(bench::parse_image_size(t));
@@ -81,7 +129,8 @@ std::vector<bench::ImageSize> parse_sizes(const std::vector<std::string>& texts)
 Command add_bench_command(CLI::App& root) {
   auto* app = root.add_subcommand(
       "bench", "Benchmarks: one DiT call, the text encoders, the VAE decode, memory per stage against the plan's "
-               "estimate; --calibrate measures this device's speed for baton plan");
+               "estimate, whole images and throughput through the pipeline; --calibrate measures this device's "
+               "speed for baton plan");
   app->require_subcommand(0, 1);
   auto calibrate = std::make_shared<BenchArgs>();
   app->add_flag("--calibrate", calibrate->calibrate,
@@ -109,6 +158,7 @@ Command add_bench_command(CLI::App& root) {
   dit_app->add_flag("--attention", dit->dit.attention_only,
                     "time only one main-block attention call per SDPA family, native GQA and repeated K/V (loads no weights)");
   dit_app->add_option("--layers", dit->dit.layers, "main blocks to run (default: all)");
+  add_weights_options(dit_app, dit->dit.weights, dit->dit.fp8_matmul, "velocity");
 
   auto text = std::make_shared<BenchArgs>();
   auto* text_app = app->add_subcommand("text", "Gemma3 and Jina encodes of 2x128, 1x128 and 1x8 tokens");
@@ -116,6 +166,7 @@ Command add_bench_command(CLI::App& root) {
   text_app->add_option("--models", text->text_models, "gemma3, jina or both")
       ->check(CLI::IsMember({"gemma3", "jina", "both"}))
       ->capture_default_str();
+  add_weights_options(text_app, text->text.weights, text->text.fp8_matmul, "Gemma3 features (Jina stays dense)");
 
   auto vae = std::make_shared<BenchArgs>();
   vae->settings.iters = 3;
@@ -146,13 +197,30 @@ Command add_bench_command(CLI::App& root) {
   memory_app->add_option("--stages", memory->memory.stages, "stage kinds to measure: text, dit, vae (default: all)")
       ->delimiter(',');
 
+  auto image = std::make_shared<PipelineBenchArgs>();
+  auto* image_app = app->add_subcommand(
+      "image", "whole images (text stage, DiT x steps, VAE) through the generate pipeline, one at a time: seconds per "
+               "image, busy seconds per stage, peak memory per device (every rank under mpirun)");
+  add_pipeline_bench_options(image_app, *image);
+  image_app->add_option("--iters", image->settings.iters, "timed images; the median is reported")->capture_default_str();
+
+  auto throughput = std::make_shared<PipelineBenchArgs>();
+  auto* throughput_app = app->add_subcommand(
+      "throughput", "prompts queued at once through the generate pipeline: images per minute, busy fraction per "
+                    "stage, peak memory per device (every rank under mpirun)");
+  add_pipeline_bench_options(throughput_app, *throughput);
+  throughput_app->add_option("--prompts", throughput->settings.prompts, "prompts queued at once")->capture_default_str();
+
   auto run = [=]() -> int {
+    if (image_app->parsed()) return emit(bench::run_image_bench(pipeline_bench_settings(*image)), image->output);
+    if (throughput_app->parsed())
+      return emit(bench::run_throughput_bench(pipeline_bench_settings(*throughput)), throughput->output);
     if (dit_app->parsed()) {
       dit->dit.sizes = parse_sizes(dit->sizes);
       return emit(bench::run_dit_bench(dit->settings, dit->dit), dit->output);
     }
     if (text_app->parsed()) {
-      bench::TextBenchOptions o;
+      auto o = text->text;
       o.gemma = text->text_models != "jina";
       o.jina = text->text_models != "gemma3";
       return emit(bench::run_text_bench(text->settings, o), text->output);
@@ -165,7 +233,7 @@ Command add_bench_command(CLI::App& root) {
     }
     if (memory_app->parsed()) return emit(bench::run_memory_bench(memory->settings, memory->memory), memory->output);
     if (calibrate->calibrate) return emit(bench::run_calibration(calibrate->settings, calibrate->calibration), calibrate->output);
-    throw UsageError("baton bench needs a scenario (dit, text, vae, memory) or --calibrate",
+    throw UsageError("baton bench needs a scenario (dit, text, vae, memory, image, throughput) or --calibrate",
                      "e.g. baton bench dit --device cuda:0 --width 1024 --height 1024");
   };
   return {app, run};
