@@ -177,16 +177,20 @@ TEST(VaeTiling, TiledDecodeOfTinyVaeStaysWithinStatedBound) {
 
 TEST(VaeMemory, ReleasedPeakFollowsTheDocumentedFormula) {
   const auto c = VaeConfig::released();
-  // 1024x1024, bf16: the first resnet of the last block holds x (256 ch),
-  // GN(x) (256 ch) and conv1 (128 ch) at 1024x1024: (2*256 + 128) * 2^20 * 2 bytes,
-  // plus the latent, its float copy and z: (8 + 2) * 16 * 128 * 128.
-  const int64_t expected = (2 * 256 + 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128;
+  // 1024x1024, bf16: conv1 of the first resnet of the last block holds x
+  // (256 ch), GN(x) (256 ch) and its output (128 ch) at 1024x1024, and the
+  // library's layout copies of GN(x) and the output: (3*256 + 2*128) * 2^20 * 2
+  // bytes, plus the latent, its float copy and z: (8 + 2) * 16 * 128 * 128.
+  const int64_t expected = (3 * 256 + 2 * 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128;
   EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16), expected);
   // Float32 doubles the activations (no GroupNorm slice then).
-  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kFloat), (2 * 256 + 128) * (int64_t(1) << 20) * 4 + 12 * 16 * 16384);
-  // On the CPU oneDNN's blocked copies of conv1's input and output add (256 + 128) channels.
-  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16, 1, c10::DeviceType::CPU),
-            (3 * 256 + 2 * 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128);
+  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kFloat),
+            (3 * 256 + 2 * 128) * (int64_t(1) << 20) * 4 + 12 * 16 * 16384);
+  // oneDNN (CPU) copies like cuDNN (CUDA): the same estimate.
+  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16, 1, c10::DeviceType::CPU), expected);
+  // Without cuDNN's copies (a capped allocator): x, GN(x) and conv1's output.
+  EXPECT_EQ(vae_tiled_decode_least_bytes(c, 128, 128, at::kBFloat16, VaeTiling::whole()),
+            (2 * 256 + 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128);
   // Linear in batch and in pixels.
   EXPECT_NEAR(double(vae_decode_peak_bytes(c, 256, 256, at::kBFloat16)) / expected, 4.0, 0.01);
   EXPECT_NEAR(double(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16, 2)) / expected, 2.0, 0.01);
@@ -230,7 +234,9 @@ TEST(VaeMemory, EstimateBoundsTheMeasuredPeakOnTheCpu) {
 
 TEST(VaeMemory, ChoosesTheLargestTileThatFitsTheBudget) {
   const auto c = VaeConfig::released();
-  EXPECT_TRUE(choose_vae_tile(c, 128, 128, at::kBFloat16, 2 * kGiB).covers(128, 128));
+  // The whole 1024x1024 decode needs 2.0 GiB and the latent (above).
+  EXPECT_TRUE(choose_vae_tile(c, 128, 128, at::kBFloat16, 2 * kGiB + 4 * kMiB).covers(128, 128));
+  EXPECT_FALSE(choose_vae_tile(c, 128, 128, at::kBFloat16, 2 * kGiB).covers(128, 128));
   const int64_t budget = 1536 * kMiB;  // 2 GiB cap minus weights and a margin
   const auto t = choose_vae_tile(c, 256, 256, at::kBFloat16, budget);
   EXPECT_FALSE(t.covers(256, 256));
@@ -238,7 +244,8 @@ TEST(VaeMemory, ChoosesTheLargestTileThatFitsTheBudget) {
   EXPECT_EQ(t.overlap, 16);
   EXPECT_LE(vae_tiled_decode_peak_bytes(c, 256, 256, at::kBFloat16, t), budget);
   EXPECT_GT(vae_tiled_decode_peak_bytes(c, 256, 256, at::kBFloat16, VaeTiling::square(t.tile_h + 8)), budget);
-  EXPECT_EQ(t.tile_h, 128);
+  // 104^2 latent tiles: 1024 * 64 * 104^2 * 2 bytes (1.32 GiB) + the float32 image sums.
+  EXPECT_EQ(t.tile_h, 104);
   try {
     choose_vae_tile(c, 256, 256, at::kBFloat16, 64 * kMiB);
     FAIL() << "a 64 MiB budget cannot decode 2048x2048";
