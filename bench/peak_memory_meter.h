@@ -1,11 +1,14 @@
 #pragma once
 // Bytes held by tensors on one device, for comparing the planner's estimates
 // with reality: the CUDA caching allocator's statistics on a GPU; on a CPU a
-// counting allocator wrapped around libtorch's default one while the meter
-// lives (libtorch keeps no statistics for CPU tensors).
+// CpuAllocationCounter while the meter lives (libtorch keeps no statistics
+// for CPU tensors).
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <optional>
+
+#include "core/cpu_allocation_counter.h"
 
 namespace baton::bench {
 
@@ -30,6 +33,7 @@ class PeakMemoryMeter {
 
  private:
   at::Device device_;
+  std::optional<CpuAllocationCounter> cpu_;  // on a CPU
 };
 
 }  // namespace baton::bench

@@ -15,15 +15,16 @@ namespace {
 // elements of the compute dtype (e_ bytes each) unless named bytes.
 class PeakWalk {
  public:
-  PeakWalk(const VaeConfig& c, int64_t elem, c10::DeviceType device)
-      : groups_(c.norm_num_groups), e_(elem), conv_copies_(device == c10::DeviceType::CPU) {}
+  PeakWalk(const VaeConfig& c, int64_t elem, bool conv_copies)
+      : groups_(c.norm_num_groups), e_(elem), conv_copies_(conv_copies) {}
 
   int64_t peak() const { return peak_; }
 
   // GroupNorm(+SiLU) of x (n elements) while `live` other elements are held.
   void norm(int64_t live, int64_t n) { at((live + 2 * n) * e_ + norm_temp(n)); }
   // A convolution from `in` to `out` elements while `live` others are held.
-  // On the CPU oneDNN holds its input and output once more in a blocked layout.
+  // The library holds its input and output once more in its own layout:
+  // oneDNN's blocked layout on the CPU, cuDNN's NHWC workspace on CUDA.
   void conv(int64_t live, int64_t in, int64_t out) { at((live + in + out + (conv_copies_ ? in + out : 0)) * e_); }
 
   void resnet(int64_t in, int64_t out, int64_t p) {
@@ -61,8 +62,8 @@ class PeakWalk {
 };
 
 // Peak of VaeDecoder::decode on z [batch, Cl, h, w], z itself excluded.
-int64_t decoder_peak(const VaeConfig& c, int64_t h, int64_t w, int64_t e, int64_t batch, c10::DeviceType device) {
-  PeakWalk walk(c, e, device);
+int64_t decoder_peak(const VaeConfig& c, int64_t h, int64_t w, int64_t e, int64_t batch, bool conv_copies) {
+  PeakWalk walk(c, e, conv_copies);
   std::vector<int64_t> ch(c.block_out_channels.rbegin(), c.block_out_channels.rend());
   int64_t p = batch * h * w;
   walk.conv(0, c.latent_channels * p, ch[0] * p);
@@ -104,21 +105,18 @@ int64_t vae_decoder_weight_bytes(const VaeConfig& config, c10::ScalarType dtype)
   return bytes;
 }
 
-int64_t vae_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w, c10::ScalarType dtype,
-                              int64_t batch, c10::DeviceType device) {
-  require(latent_h > 0 && latent_w > 0 && batch > 0, "VAE memory estimate: latent sizes must be positive");
-  const int64_t e = element_size(dtype);
-  return latent_bytes(config, latent_h, latent_w, e, batch) +
-         decoder_peak(config, latent_h, latent_w, e, batch, device);
-}
+namespace {
 
-int64_t vae_tiled_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w,
-                                    c10::ScalarType dtype, const VaeTiling& tiling, int64_t batch,
-                                    c10::DeviceType device) {
+// One tile's decoder peak plus what the tiled decode holds besides (or the
+// whole decode when one tile covers the latent).
+int64_t tiled_peak(const VaeConfig& config, int64_t latent_h, int64_t latent_w, c10::ScalarType dtype,
+                   const VaeTiling& tiling, int64_t batch, bool conv_copies) {
+  require(latent_h > 0 && latent_w > 0 && batch > 0, "VAE memory estimate: latent sizes must be positive");
   tiling.validate();
-  if (tiling.covers(latent_h, latent_w))
-    return vae_decode_peak_bytes(config, latent_h, latent_w, dtype, batch, device);
   const int64_t e = element_size(dtype);
+  if (tiling.covers(latent_h, latent_w))
+    return latent_bytes(config, latent_h, latent_w, e, batch) +
+           decoder_peak(config, latent_h, latent_w, e, batch, conv_copies);
   const int64_t th = tiling.tile_h > 0 ? std::min(tiling.tile_h, latent_h) : latent_h;
   const int64_t tw = tiling.tile_w > 0 ? std::min(tiling.tile_w, latent_w) : latent_w;
   const int64_t up2 = config.upscale() * config.upscale();
@@ -127,7 +125,25 @@ int64_t vae_tiled_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, i
   const int64_t tile_extra = e * config.latent_channels * batch * th * tw          // the tile's z copy
                              + 4 * config.out_channels * batch * tile_px + 8 * tile_px;  // float tile, weights
   return latent_bytes(config, latent_h, latent_w, e, batch) + accumulators + tile_extra +
-         decoder_peak(config, th, tw, e, batch, device);
+         decoder_peak(config, th, tw, e, batch, conv_copies);
+}
+
+}  // namespace
+
+int64_t vae_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w, c10::ScalarType dtype,
+                              int64_t batch, c10::DeviceType device) {
+  return vae_tiled_decode_peak_bytes(config, latent_h, latent_w, dtype, VaeTiling::whole(), batch, device);
+}
+
+int64_t vae_tiled_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w,
+                                    c10::ScalarType dtype, const VaeTiling& tiling, int64_t batch,
+                                    c10::DeviceType /*device: oneDNN and cuDNN both copy (vae_memory.h)*/) {
+  return tiled_peak(config, latent_h, latent_w, dtype, tiling, batch, /*conv_copies=*/true);
+}
+
+int64_t vae_tiled_decode_least_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w,
+                                     c10::ScalarType dtype, const VaeTiling& tiling, int64_t batch) {
+  return tiled_peak(config, latent_h, latent_w, dtype, tiling, batch, /*conv_copies=*/false);
 }
 
 VaeTiling choose_vae_tile(const VaeConfig& config, int64_t latent_h, int64_t latent_w, c10::ScalarType dtype,

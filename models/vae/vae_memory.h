@@ -6,8 +6,10 @@
 // element size of the compute dtype, P = B * (h 2^l) * (w 2^l) the pixels at
 // upsampling level l, t(n) = 2n bytes the float32 slice GroupNorm uses for n
 // elements below float32 (1/8 of n in float32; 0 in float32 itself). A conv
-// from `in` to `out` elements costs (in + out) e, plus (in + out) e more on
-// the CPU, where oneDNN holds both once more in a blocked layout.
+// from `in` to `out` elements costs 2 (in + out) e: its input and output, and
+// both once more in the library's own layout (oneDNN's blocked layout on the
+// CPU; on CUDA cuDNN's NHWC kernels transform the NCHW input and output in a
+// workspace of that size).
 //
 //   peak = (8 + e) Cl P_0                   the latent, its float32 copy, z
 //        + max over the decoder's steps of the bytes alive in the step:
@@ -24,14 +26,24 @@
 //                                           the image in float32: 3 P (e + 4)
 //
 // For FLUX (512/512/256/128 channels, x8) the peak is conv1 of the first
-// resnet of the last block: (2*256 + 128) * 64 h w B e on CUDA, i.e. 1.25 GiB
-// for a 128x128 latent (1024x1024 image) in bf16; (3*256 + 2*128) * 64 h w B e
-// on the CPU. Tiled decoding adds the float32 image and weight sums
-// (4 (3B + 1) 64 h w) and a tile's float32 copy to one tile's peak. Weights
-// (vae_decoder_weight_bytes) and cuDNN workspaces are not included (cuDNN falls
-// back to an algorithm with less workspace when the allocator refuses one).
+// resnet of the last up block at full resolution: its input x (256 ch) held for
+// the shortcut, GN(x) (256 ch), conv1's output (128 ch), and the layout copies
+// of GN(x) and the output: (3*256 + 2*128) * 64 h w B e, 2.0 GiB for a 128x128
+// latent (1024x1024 image) in bf16 (the last upsample's conv ties with it).
+// Measured on an H200 (bf16, libtorch 2.x, issue 8): 2.13 GiB peak allocated =
+// this + the weights (0.09 GiB) + the cuBLAS workspace the planner adds
+// (partition::kGpuLibraryWorkspace); 64x64 tiles of a 2048x2048 image: 0.72 GiB.
+// Tiled decoding adds the float32 image and weight sums (4 (3B + 1) 64 h w)
+// and a tile's float32 copy to one tile's peak. Weights are not included
+// (vae_decoder_weight_bytes).
+//
+// cuDNN's copies are elastic: when a capped allocator refuses the workspace,
+// cuDNN picks an algorithm without it (slower), and the decode peaks between
+// vae_tiled_decode_least_bytes (no copies) and the cap. The planner and
+// choose_vae_tile size for the copies, so a plan's numbers hold uncapped too.
 // tests/models/vae_tiling_test.cpp checks the CPU estimate against a counting
-// allocator; `baton bench vae` (bench/vae_scenario.cpp) prints estimate and CUDA peak side by side.
+// allocator and pins the CUDA one to the H200 measurements; `baton bench vae`
+// (bench/vae_scenario.cpp) prints estimate and CUDA peak side by side.
 #include <c10/core/DeviceType.h>
 #include <c10/core/ScalarType.h>
 
@@ -58,6 +70,11 @@ int64_t vae_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, int64_t
 int64_t vae_tiled_decode_peak_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w,
                                     c10::ScalarType dtype, const VaeTiling& tiling, int64_t batch = 1,
                                     c10::DeviceType device = c10::DeviceType::CUDA);
+
+// The least the decode runs in on CUDA: the peak without cuDNN's layout
+// copies (what a decode under a tight allocator cap reaches at the least).
+int64_t vae_tiled_decode_least_bytes(const VaeConfig& config, int64_t latent_h, int64_t latent_w,
+                                     c10::ScalarType dtype, const VaeTiling& tiling, int64_t batch = 1);
 
 // The tiling for an activation budget: whole when the untiled decode fits,
 // else the largest square tile (a multiple of 8, >= kMinVaeTile, default

@@ -7,32 +7,17 @@
 #include "io/safetensors_file.h"
 #include "models/gemma3/gemma3_text_model.h"
 #include "tests/models/recording_source.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/error_message.h"
+#include "tests/support/golden_models.h"
 
 namespace baton::models {
 namespace {
 
+using test::error_of;
+
 const at::TensorOptions kF32 = at::TensorOptions().dtype(at::kFloat);
 
-struct Golden {
-  io::SafetensorsFile file{test::test_data("gemma3_a.safetensors")};
-  PrefixedSource weights{file, "weights.language_model.model."};
-  Gemma3Config config = Gemma3Config::from_json(nlohmann::json::parse(file.metadata().at("config")));
-  at::Tensor ids = file.load("in.input_ids", at::TensorOptions().dtype(at::kLong));
-  at::Tensor mask = file.load("in.attention_mask", at::TensorOptions().dtype(at::kLong));
-  at::Tensor ref = file.load("out.hidden_states_m2", kF32);
-};
-
-// Error message of `f`, or "" if it did not throw baton::Error.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using Golden = test::GemmaGolden;
 
 }  // namespace
 

@@ -7,30 +7,17 @@
 #include "io/safetensors_file.h"
 #include "models/jina/jina_text_model.h"
 #include "tests/models/recording_source.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/error_message.h"
+#include "tests/support/golden_models.h"
 
 namespace baton::models {
 namespace {
 
+using test::error_of;
+
 const at::TensorOptions kF32 = at::TensorOptions().dtype(at::kFloat);
 
-struct Golden {
-  io::SafetensorsFile file{test::test_data("jina_a.safetensors")};
-  PrefixedSource weights{file, "weights.text_model.transformer.roberta."};
-  JinaConfig config = JinaConfig::from_json(nlohmann::json::parse(file.metadata().at("config")));
-  at::Tensor ids = file.load("in.input_ids", at::TensorOptions().dtype(at::kLong));
-  at::Tensor ref = file.load("out.pooled", kF32);
-};
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using Golden = test::JinaGolden;
 
 // The golden weights with every LoRA pair folded in by hand (spec D.3), under
 // the plain names of a merged checkpoint.

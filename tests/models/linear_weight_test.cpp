@@ -8,25 +8,18 @@
 #include "core/error.h"
 #include "core/float8.h"
 #include "models/quantization/linear_weight.h"
+#include "tests/support/error_message.h"
 
 namespace baton::models {
 namespace {
+
+using test::error_of;
 
 const auto kF32 = at::TensorOptions().dtype(at::kFloat);
 
 at::Tensor random(std::vector<int64_t> shape, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   return at::randn(shape, gen);
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

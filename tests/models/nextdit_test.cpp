@@ -10,58 +10,27 @@
 #include "io/safetensors_file.h"
 #include "models/nextdit/next_dit.h"
 #include "sampling/classifier_free_guidance.h"
-#include "tests/support/temp_dir.h"
+#include "tests/models/recording_source.h"
+#include "tests/support/error_message.h"
+#include "tests/support/golden_models.h"
 
 namespace baton::models {
 namespace {
 
+using test::error_of;
+
 const auto kF32 = at::TensorOptions().dtype(at::kFloat);
 
-// Records which tensors are loaded from the source it wraps.
-class CountingSource : public TensorSource {
- public:
-  explicit CountingSource(const TensorSource& base) : base_(base) {}
-  bool contains(const std::string& name) const override { return base_.contains(name); }
-  std::vector<int64_t> shape(const std::string& name) const override { return base_.shape(name); }
-  at::Tensor load(const std::string& name, const at::TensorOptions& options) const override {
-    loaded.insert(name);
-    return base_.load(name, options);
-  }
-  std::vector<std::string> names() const override { return base_.names(); }
-  std::string describe() const override { return base_.describe(); }
-  mutable std::set<std::string> loaded;
+using CountingSource = test::RecordingSource;
 
- private:
-  const TensorSource& base_;
-};
-
-struct Golden {
-  io::SafetensorsFile file{test::test_data("dit_a.safetensors")};
-  PrefixedSource weights{file, "weights."};
-  NextDitConfig config = NextDitConfig::from_json(nlohmann::json::parse(file.metadata().at("config")));
-  at::Tensor x = file.load("in.x", kF32);
-  at::Tensor t = file.load("in.t", kF32);
-  at::Tensor cap_feats = file.load("in.cap_feats", kF32);
-  at::Tensor cap_mask = file.load("in.cap_mask", at::TensorOptions().dtype(at::kLong));
-  at::Tensor clip = file.load("in.clip_text_pooled", kF32);
-};
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using Golden = test::DitGolden;
 
 TEST(NextDit, VelocityMatchesReferenceWithin1e4) {
   Golden g;
   const NextDit dit(g.config, g.weights, kF32);
   const auto v = dit.forward(g.x, g.t, g.cap_feats, g.cap_mask, g.clip);
   EXPECT_EQ(v.scalar_type(), at::kFloat);
-  const double err = relative_l2_error(v, g.file.load("out.velocity", kF32));
+  const double err = relative_l2_error(v, g.ref);
   EXPECT_LT(err, 1e-4);
   RecordProperty("rel_l2", std::to_string(err));
 }
@@ -117,15 +86,15 @@ TEST(NextDit, BlockStageLoadsOnlyItsBlocks) {
       expected_bytes += g.file.info("weights." + name).nbytes();
     }
   EXPECT_EQ(expected.size(), 26u);
-  EXPECT_EQ(counting.loaded, expected);
+  EXPECT_EQ(counting.loaded(), expected);
   EXPECT_EQ(g.file.bytes_read() - before, expected_bytes);
 
   CountingSource head_source(g.weights);
   const DitHead head(g.config, head_source, kF32);
-  for (const auto& name : head_source.loaded) EXPECT_EQ(name.rfind("final_layer.", 0), 0u) << name;
+  for (const auto& name : head_source.loaded()) EXPECT_EQ(name.rfind("final_layer.", 0), 0u) << name;
   CountingSource embed_source(g.weights);
   const DitEmbed embed(g.config, embed_source, kF32);
-  for (const auto& name : embed_source.loaded) {
+  for (const auto& name : embed_source.loaded()) {
     EXPECT_NE(name.rfind("layers.", 0), 0u) << name;
     EXPECT_NE(name.rfind("final_layer.", 0), 0u) << name;
   }

@@ -12,40 +12,24 @@
 #include "models/gemma3/gemma3_text_model.h"
 #include "models/nextdit/next_dit.h"
 #include "sampling/classifier_free_guidance.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/golden_models.h"
 
 namespace baton::models {
 namespace {
 
 const auto kF32 = at::TensorOptions().dtype(at::kFloat);
 
-struct DitGolden {
-  io::SafetensorsFile file{test::test_data("dit_a.safetensors")};
-  PrefixedSource weights{file, "weights."};
-  NextDitConfig config = NextDitConfig::from_json(nlohmann::json::parse(file.metadata().at("config")));
-  at::Tensor x = file.load("in.x", kF32);
-  at::Tensor t = file.load("in.t", kF32);
-  at::Tensor cap_feats = file.load("in.cap_feats", kF32);
-  at::Tensor cap_mask = file.load("in.cap_mask", at::TensorOptions().dtype(at::kLong));
-  at::Tensor clip = file.load("in.clip_text_pooled", kF32);
-  at::Tensor ref = file.load("out.velocity", kF32);
+using test::DitGolden;
+using test::GemmaGolden;
 
-  at::Tensor velocity(const NextDit& dit) const { return dit.forward(x, t, cap_feats, cap_mask, clip); }
-};
+at::Tensor velocity(const DitGolden& g, const NextDit& dit) {
+  return dit.forward(g.x, g.t, g.cap_feats, g.cap_mask, g.clip);
+}
 
-struct GemmaGolden {
-  io::SafetensorsFile file{test::test_data("gemma3_a.safetensors")};
-  PrefixedSource weights{file, "weights.language_model.model."};
-  Gemma3Config config = Gemma3Config::from_json(nlohmann::json::parse(file.metadata().at("config")));
-  at::Tensor ids = file.load("in.input_ids", at::TensorOptions().dtype(at::kLong));
-  at::Tensor mask = file.load("in.attention_mask", at::TensorOptions().dtype(at::kLong));
-  at::Tensor ref = file.load("out.hidden_states_m2", kF32);
-
-  double error(const Gemma3TextModel& model) const {
-    const auto real = mask.to(at::kBool);  // rows past the mask are don't-care
-    return relative_l2_error(model.forward(ids, mask).index({real}), ref.index({real}));
-  }
-};
+double error(const GemmaGolden& g, const Gemma3TextModel& model) {
+  const auto real = g.mask.to(at::kBool);  // rows past the mask are don't-care
+  return relative_l2_error(model.forward(g.ids, g.mask).index({real}), g.ref.index({real}));
+}
 
 // Elements of the matrices an 8-bit DiT stores in 8 bits, and their rows.
 std::pair<int64_t, int64_t> dit_quantised_elements(const NextDitConfig& c) {
@@ -67,11 +51,11 @@ std::pair<int64_t, int64_t> dit_quantised_elements(const NextDitConfig& c) {
 TEST(QuantizedNextDit, VelocityErrorAgainstTheFloat32Reference) {
   DitGolden g;
   const NextDit dense(g.config, g.weights, kF32);
-  const double dense_err = relative_l2_error(g.velocity(dense), g.ref);
+  const double dense_err = relative_l2_error(velocity(g, dense), g.ref);
   const NextDit int8(g.config, g.weights, kF32, WeightFormat::kInt8);
   const NextDit fp8(g.config, g.weights, kF32, WeightFormat::kFp8);
-  const double int8_err = relative_l2_error(g.velocity(int8), g.ref);
-  const double fp8_err = relative_l2_error(g.velocity(fp8), g.ref);
+  const double int8_err = relative_l2_error(velocity(g, int8), g.ref);
+  const double fp8_err = relative_l2_error(velocity(g, fp8), g.ref);
   std::cout << "dit_a velocity rel L2: dense " << dense_err << ", int8 " << int8_err << ", fp8 " << fp8_err << "\n";
   RecordProperty("int8_rel_l2", std::to_string(int8_err));
   RecordProperty("fp8_rel_l2", std::to_string(fp8_err));
@@ -131,7 +115,7 @@ TEST(QuantizedNextDit, StagePiecesComposeBitForBitAndDenseIsUnchanged) {
   // A dense format is the dense model whatever its name: the same tensors, the same result.
   const NextDit plain(g.config, g.weights, kF32);
   const NextDit named(g.config, g.weights, kF32, WeightFormat::kBf16);
-  EXPECT_TRUE(at::equal(g.velocity(plain), g.velocity(named)));
+  EXPECT_TRUE(at::equal(velocity(g, plain), velocity(g, named)));
   EXPECT_EQ(plain.weight_bytes(), named.weight_bytes());
 }
 
@@ -142,7 +126,7 @@ TEST(QuantizedGemma3, HiddenStatesErrorAgainstTheFloat32Reference) {
   const Gemma3TextModel dense(g.config, g.weights, kF32);
   const Gemma3TextModel int8(g.config, g.weights, kF32, {}, WeightFormat::kInt8);
   const Gemma3TextModel fp8(g.config, g.weights, kF32, {}, WeightFormat::kFp8);
-  const double dense_err = g.error(dense), int8_err = g.error(int8), fp8_err = g.error(fp8);
+  const double dense_err = error(g, dense), int8_err = error(g, int8), fp8_err = error(g, fp8);
   std::cout << "gemma3_a hidden_states[-2] rel L2: dense " << dense_err << ", int8 " << int8_err << ", fp8 " << fp8_err
             << "\n";
   RecordProperty("int8_rel_l2", std::to_string(int8_err));

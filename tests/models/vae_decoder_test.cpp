@@ -11,30 +11,16 @@
 #include "models/vae/vae_image.h"
 #include "models/vae/vae_layers.h"
 #include "models/vae/vae_memory.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/error_message.h"
+#include "tests/support/golden_models.h"
 #include "worker/golden/golden_check.h"
 
 namespace baton::models {
 namespace {
 
-struct GoldenVae {
-  io::SafetensorsFile file{test::test_data("vae_a.safetensors")};
-  VaeConfig config = VaeConfig::from_json(nlohmann::json::parse(file.metadata().at("config")));
-  PrefixedSource weights{file, "weights.decoder."};
-  at::Tensor latent = file.load("in.latent", at::kFloat);
-  at::Tensor expected = file.load("out.image", at::kFloat);
-};
+using test::error_of;
 
-// Runs `f` and returns the Error's message (empty if nothing was thrown).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
+using GoldenVae = test::VaeGolden;
 
 }  // namespace
 

@@ -1,14 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <c10/core/CPUAllocator.h>
-
-#include <mutex>
-#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include "core/byte_size.h"
+#include "core/cpu_allocation_counter.h"
 #include "core/error.h"
 #include "core/tensor_metrics.h"
 #include "core/torch_compat.h"
@@ -31,70 +28,6 @@ at::Tensor random_latent(int64_t h, int64_t w, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   return at::empty({1, 16, h, w}, at::kFloat).normal_(0.0, 1.0, gen);
 }
-
-// Counts the bytes of CPU tensors alive (wrapping the default allocator) so a
-// test can compare the memory estimate with what the decoder really holds.
-// Some ATen code frees through raw_deleter, so data and context are the same
-// pointer and the sizes live in a map.
-class CountingCpuAllocator final : public c10::Allocator {
- public:
-  CountingCpuAllocator() : base_(c10::GetDefaultCPUAllocator()) { instance_ = this; }
-#if BATON_TORCH_AT_LEAST(2, 3)
-  c10::DataPtr allocate(size_t n) override { return counted(n); }
-  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
-#else
-  c10::DataPtr allocate(size_t n) const override { return counted(n); }
-#endif
-  c10::DeleterFnPtr raw_deleter() const override { return &release; }
-
-  // Installs this allocator for CPU tensors until the guard goes.
-  struct Installed {
-    explicit Installed(CountingCpuAllocator& a) : a_(a) { c10::SetCPUAllocator(&a_, kPriority); }
-    ~Installed() { c10::SetCPUAllocator(a_.base_, kPriority); }
-    CountingCpuAllocator& a_;
-  };
-  void reset_peak() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    peak_ = current_;
-  }
-  int64_t current() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return current_;
-  }
-  int64_t peak() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return peak_;
-  }
-
- private:
-  static constexpr uint8_t kPriority = 200;
-  c10::DataPtr counted(size_t n) const {
-    void* p = base_->raw_allocate(n);
-    std::lock_guard<std::mutex> lock(mutex_);
-    sizes_[p] = n;
-    current_ += static_cast<int64_t>(n);
-    peak_ = std::max(peak_, current_);
-    return {p, p, &release, c10::Device(c10::kCPU)};
-  }
-  static void release(void* p) {
-    auto* self = instance_;
-    {
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      auto it = self->sizes_.find(p);
-      if (it != self->sizes_.end()) {
-        self->current_ -= static_cast<int64_t>(it->second);
-        self->sizes_.erase(it);
-      }
-    }
-    self->base_->raw_deallocate(p);
-  }
-  static inline CountingCpuAllocator* instance_ = nullptr;
-  c10::Allocator* base_;
-  mutable std::mutex mutex_;
-  mutable std::unordered_map<void*, size_t> sizes_;
-  mutable int64_t current_ = 0;
-  mutable int64_t peak_ = 0;
-};
 
 }  // namespace
 
@@ -177,16 +110,20 @@ TEST(VaeTiling, TiledDecodeOfTinyVaeStaysWithinStatedBound) {
 
 TEST(VaeMemory, ReleasedPeakFollowsTheDocumentedFormula) {
   const auto c = VaeConfig::released();
-  // 1024x1024, bf16: the first resnet of the last block holds x (256 ch),
-  // GN(x) (256 ch) and conv1 (128 ch) at 1024x1024: (2*256 + 128) * 2^20 * 2 bytes,
-  // plus the latent, its float copy and z: (8 + 2) * 16 * 128 * 128.
-  const int64_t expected = (2 * 256 + 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128;
+  // 1024x1024, bf16: conv1 of the first resnet of the last block holds x
+  // (256 ch), GN(x) (256 ch) and its output (128 ch) at 1024x1024, and the
+  // library's layout copies of GN(x) and the output: (3*256 + 2*128) * 2^20 * 2
+  // bytes, plus the latent, its float copy and z: (8 + 2) * 16 * 128 * 128.
+  const int64_t expected = (3 * 256 + 2 * 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128;
   EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16), expected);
   // Float32 doubles the activations (no GroupNorm slice then).
-  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kFloat), (2 * 256 + 128) * (int64_t(1) << 20) * 4 + 12 * 16 * 16384);
-  // On the CPU oneDNN's blocked copies of conv1's input and output add (256 + 128) channels.
-  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16, 1, c10::DeviceType::CPU),
-            (3 * 256 + 2 * 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128);
+  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kFloat),
+            (3 * 256 + 2 * 128) * (int64_t(1) << 20) * 4 + 12 * 16 * 16384);
+  // oneDNN (CPU) copies like cuDNN (CUDA): the same estimate.
+  EXPECT_EQ(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16, 1, c10::DeviceType::CPU), expected);
+  // Without cuDNN's copies (a capped allocator): x, GN(x) and conv1's output.
+  EXPECT_EQ(vae_tiled_decode_least_bytes(c, 128, 128, at::kBFloat16, VaeTiling::whole()),
+            (2 * 256 + 128) * (int64_t(1) << 20) * 2 + 10 * 16 * 128 * 128);
   // Linear in batch and in pixels.
   EXPECT_NEAR(double(vae_decode_peak_bytes(c, 256, 256, at::kBFloat16)) / expected, 4.0, 0.01);
   EXPECT_NEAR(double(vae_decode_peak_bytes(c, 128, 128, at::kBFloat16, 2)) / expected, 2.0, 0.01);
@@ -205,14 +142,13 @@ TEST(VaeMemory, EstimateBoundsTheMeasuredPeakOnTheCpu) {
   io::SafetensorsFile file(test::test_data("vae_a.safetensors"));
   const auto config = VaeConfig::from_json(nlohmann::json::parse(file.metadata().at("config")));
   PrefixedSource weights(file, "weights.decoder.");
-  static CountingCpuAllocator counter;  // outlives every tensor it hands out
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     VaeDecoder decoder(config, weights, dtype);
     const auto latent = random_latent(16, 16, 3);
     for (const auto tiling : {VaeTiling::whole(), VaeTiling::square(10)}) {
       int64_t measured = 0;
       {
-        CountingCpuAllocator::Installed guard(counter);
+        CpuAllocationCounter counter;
         counter.reset_peak();
         const int64_t before = counter.current();
         auto image = decoder.decode_latent_tiled(latent, tiling);
@@ -230,7 +166,9 @@ TEST(VaeMemory, EstimateBoundsTheMeasuredPeakOnTheCpu) {
 
 TEST(VaeMemory, ChoosesTheLargestTileThatFitsTheBudget) {
   const auto c = VaeConfig::released();
-  EXPECT_TRUE(choose_vae_tile(c, 128, 128, at::kBFloat16, 2 * kGiB).covers(128, 128));
+  // The whole 1024x1024 decode needs 2.0 GiB and the latent (above).
+  EXPECT_TRUE(choose_vae_tile(c, 128, 128, at::kBFloat16, 2 * kGiB + 4 * kMiB).covers(128, 128));
+  EXPECT_FALSE(choose_vae_tile(c, 128, 128, at::kBFloat16, 2 * kGiB).covers(128, 128));
   const int64_t budget = 1536 * kMiB;  // 2 GiB cap minus weights and a margin
   const auto t = choose_vae_tile(c, 256, 256, at::kBFloat16, budget);
   EXPECT_FALSE(t.covers(256, 256));
@@ -238,7 +176,8 @@ TEST(VaeMemory, ChoosesTheLargestTileThatFitsTheBudget) {
   EXPECT_EQ(t.overlap, 16);
   EXPECT_LE(vae_tiled_decode_peak_bytes(c, 256, 256, at::kBFloat16, t), budget);
   EXPECT_GT(vae_tiled_decode_peak_bytes(c, 256, 256, at::kBFloat16, VaeTiling::square(t.tile_h + 8)), budget);
-  EXPECT_EQ(t.tile_h, 128);
+  // 104^2 latent tiles: 1024 * 64 * 104^2 * 2 bytes (1.32 GiB) + the float32 image sums.
+  EXPECT_EQ(t.tile_h, 104);
   try {
     choose_vae_tile(c, 256, 256, at::kBFloat16, 64 * kMiB);
     FAIL() << "a 64 MiB budget cannot decode 2048x2048";

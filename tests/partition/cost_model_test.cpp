@@ -162,6 +162,53 @@ TEST(CostModel, DeviceTotalAddsWeightsAndTakesTheLargestActivation) {
   EXPECT_DOUBLE_EQ(shared.time_shared_ms, parts[0].ms_per_image);
 }
 
+// Issue 8's VAE measurements on an H200 (FLUX VAE, released size, random
+// weights, bf16, libtorch 2.x; `bash bench/vae_gpu.sh`): peak bytes allocated,
+// weights included. The estimate is what `baton bench memory` compares:
+// weights + activations + the GPU library workspace.
+TEST(VaeModel, MatchesTheH200Measurements) {
+  const auto& vae = released().vae;
+  const int64_t weights = models::vae_decoder_weight_bytes(vae, at::kBFloat16);
+  auto within_10_percent = [](double measured_gib, int64_t estimate) {
+    const double ratio = measured_gib * double(kGiB) / double(estimate);
+    std::printf("measured %.2f GiB, estimate %.3f GiB, ratio %.3f\n", measured_gib, double(estimate) / double(kGiB),
+                ratio);
+    return ratio > 0.9 && ratio < 1.1;
+  };
+  // Untiled 1024x1024: 2.13 GiB (the activation model without cuDNN's copies said 1.41, ratio 1.51).
+  Workload w;
+  const CostModel cost(released(), w);
+  const auto stage = cost.stage_cost(StageContent{StageKind::kVae}, gpu_profile());
+  EXPECT_EQ(stage.weights, weights);
+  EXPECT_TRUE(within_10_percent(2.13, stage.weights + stage.activations + kGpuLibraryWorkspace));
+  // 2048x2048 in 64x64 latent tiles: 0.72 GiB.
+  const auto tiles64 = models::VaeTiling::square(64);
+  EXPECT_TRUE(within_10_percent(
+      0.72, weights + models::vae_tiled_decode_peak_bytes(vae, 256, 256, at::kBFloat16, tiles64) + kGpuLibraryWorkspace));
+  // Under a 2 GiB allocator cap cuDNN gives its copies up when refused: a decode
+  // whose estimate exceeds the cap peaks between the least (no copies) and the cap.
+  const int64_t cap = 2 * kGiB;
+  // 2048x2048 in 136x136 tiles (what the estimate without copies chose): 1.61 GiB, at the least.
+  const auto tiles136 = models::VaeTiling::square(136);
+  EXPECT_GT(weights + models::vae_tiled_decode_peak_bytes(vae, 256, 256, at::kBFloat16, tiles136), cap);
+  EXPECT_TRUE(within_10_percent(
+      1.61, weights + models::vae_tiled_decode_least_bytes(vae, 256, 256, at::kBFloat16, tiles136) + kGpuLibraryWorkspace));
+  // 1024x1024 whole (the old choice under that cap): 1.63 GiB, some copies granted.
+  const int64_t least = weights + models::vae_tiled_decode_least_bytes(vae, 128, 128, at::kBFloat16, models::VaeTiling::whole());
+  EXPECT_LT(least + kGpuLibraryWorkspace, 1.63 * double(kGiB));
+  EXPECT_GT(weights + models::vae_decode_peak_bytes(vae, 128, 128, at::kBFloat16), cap);
+  // Now the bench's budget under that cap (cap - weights - 256 MiB margin) tiles both sizes
+  // with tiles whose estimate, copies included, stays under the cap.
+  const int64_t budget = cap - weights - 256 * kMiB;
+  for (int64_t side : {128, 256}) {
+    const auto t = models::choose_vae_tile(vae, side, side, at::kBFloat16, budget);
+    EXPECT_FALSE(t.covers(side, side)) << side;
+    EXPECT_LE(weights + models::vae_tiled_decode_peak_bytes(vae, side, side, at::kBFloat16, t) + kGpuLibraryWorkspace,
+              cap)
+        << side;
+  }
+}
+
 TEST(VaeModel, IsTheVaeHelpersEstimateWholeOrTiled) {
   const auto& vae = released().vae;
   const auto whole = vae_activations(vae, 1024, 1024, 2, false, models::VaeTiling::whole()).total;
