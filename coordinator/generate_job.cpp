@@ -93,7 +93,7 @@ std::string format_generate_report(const GenerateReport& r) {
   for (const auto& s : r.stages) out += fmt::format("  {:<6} on {:<8} busy {:8.2f} s\n", s.stage, s.device, s.busy_seconds);
   for (const auto& [device, bytes] : r.peak_bytes)
     out += fmt::format("  peak on {:<8} {} ({})\n", device, format_byte_size(bytes),
-                       device.rfind("cuda", 0) == 0 ? "allocated" : "process max RSS");
+                       device.find("cuda") != std::string::npos ? "allocated" : "process max RSS");
   return out;
 }
 
