@@ -140,10 +140,14 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, co
     if (text.size() == 2) o.gemma_split_layer = text[1]->gemma_layers().begin();
     return o;
   };
-  // A time-shared text stage (its slot and how to load it); loaded once here
-  // so that its weights and tokenizers are checked before the stages run.
-  std::shared_ptr<worker::TextStageSlot> shared_text;
-  std::function<std::unique_ptr<worker::TextStage>()> load_shared_text;
+  // Time-shared text stages here (a slot and how to load it; two for a head
+  // and tail on one device); each is loaded once here so that its weights
+  // and tokenizers are checked before the stages run.
+  struct SharedText {
+    std::shared_ptr<worker::TextStageSlot> slot;
+    std::function<std::unique_ptr<worker::TextStage>()> load;
+  };
+  std::vector<SharedText> shared_text;
   auto host_text_part = [&](const Stage& s, worker::TextStageOptions o, const std::string& what) {
     std::shared_ptr<TensorSource> gemma = model.weights(io::Component::TextEncoder);
     std::shared_ptr<TensorSource> jina =
@@ -177,8 +181,7 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, co
       // Freed before the other stages load: the device holds one phase at a time.
       slot->set_stage(nullptr);
       release_cached_memory(device_of(device));
-      shared_text = slot;
-      load_shared_text = load;
+      shared_text.push_back({slot, load});
     }
   };
   if (text.front()->device() == device) {
@@ -207,10 +210,11 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, co
     if (s.device() != device) continue;
     if (!dit_weights) dit_weights = model.weights(io::Component::Transformer);
     worker::DitStageRange range{s.dit_blocks().begin(), s.dit_blocks().end(), i == 0, i + 1 == dits.size()};
+    const auto format = weight_format_of(s);
     spdlog::info("{}: loading DiT stage {} (blocks {}-{}{}{}, {} weights)", device, i, range.begin, range.end,
-                 range.embed ? ", embed" : "", range.head ? ", head" : "", s.weight_format());
-    auto stage = std::make_shared<worker::DitStage>(model.transformer_config(), *dit_weights, range, options_of(s),
-                                                    weight_format_of(s));
+                 range.embed ? ", embed" : "", range.head ? ", head" : "", weight_format_name(format));
+    auto stage =
+        std::make_shared<worker::DitStage>(model.transformer_config(), *dit_weights, range, options_of(s), format);
     w->host_dit(static_cast<int64_t>(i), stage);
     dits_here.push_back(stage);
     any = true;
@@ -234,9 +238,14 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, co
     any = true;
   }
 
-  if (shared_text) {
-    worker::PhaseWeights text_phase{[shared_text, load_shared_text] { shared_text->set_stage(load_shared_text()); },
-                                    [shared_text] { shared_text->set_stage(nullptr); }};
+  if (!shared_text.empty()) {
+    worker::PhaseWeights text_phase{[shared_text] {
+                                      for (const auto& t : shared_text)
+                                        if (!t.slot->loaded()) t.slot->set_stage(t.load());
+                                    },
+                                    [shared_text] {
+                                      for (const auto& t : shared_text) t.slot->set_stage(nullptr);
+                                    }};
     worker::PhaseWeights residents{[dits_here, dit_weights, vae_here, load_vae] {
                                      for (const auto& d : dits_here) d->load_weights(*dit_weights);
                                      if (vae_here && !vae_here->loaded()) vae_here->set_decoder(load_vae());
