@@ -76,7 +76,8 @@ void add_pipeline_options(CLI::App* app, coordinator::PipelineOptions& o) {
                   "has); under mpirun one device per rank, in rank order")
       ->default_val("auto");
   app->add_option("--plan", o.plan_file, "a saved plan (baton plan -o FILE) instead of planning now");
-  app->add_option("--dtype", o.dtype, "weights on GPUs: bf16 (default), fp16 or fp32; CPUs use fp32");
+  app->add_option("--dtype", o.dtype, "weights on GPUs: bf16 (default), fp16 or fp32 (CPUs use fp32); or 8-bit int8 or fp8 on every "
+                  "device (Gemma and the DiT blocks; docs/quantization.md)");
   app->add_option("--text-on", o.text_on, "where the text encoders go: auto, cpu, or a device")->default_val("auto");
   app->add_option("--microbatch", o.microbatch, "CFG branches per microbatch: 2 (batched) or 1")
       ->default_val(2)

@@ -58,10 +58,15 @@ partition::pb::Plan make_pipeline_plan(const PipelineOptions& o, const PlannedSi
   partition::validate_workload(w, configs);
   partition::PlanOptions po;
   if (!o.dtype.empty()) po.weights = partition::parse_weight_format(o.dtype);
+  // 8-bit weights save memory on CPUs too (computed in float32 there); the
+  // dense dtypes name the GPUs' format only (CPUs compute in float32).
+  if (partition::is_8bit(po.weights)) po.cpu_weights = po.weights;
   po.text_on = o.text_on;
-  // Time-sharing cannot run yet (pipeline_assembly.h): plan without it, so a
-  // plan that needs it says so as "does not fit".
-  po.allow_time_sharing = false;
+  // The planner time-shares the text stage only when nothing else fits. The
+  // stages swap per run of queued prompts (worker/time_sharing.h): in a steady
+  // stream about one swap per image, which is what the plan then estimates.
+  po.allow_time_sharing = true;
+  po.prompts_per_swap = 1;
   return partition::make_plan(configs, w, inventory, partition::DeviceSpeeds(), po);
 }
 

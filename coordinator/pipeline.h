@@ -28,7 +28,7 @@ struct PipelineOptions {
   std::string model;                 // a model folder, "demo" or "random" (stage_model.h)
   std::string devices = "auto";      // as `baton plan --devices`
   std::string plan_file;             // a saved plan instead of planning here
-  std::string dtype;                 // weights on GPUs: bf16 (default), fp16, fp32
+  std::string dtype;                 // weights on GPUs: bf16 (default), fp16, fp32; int8, fp8 on every device
   std::string text_on = "auto";      // auto, cpu, or a device
   int64_t microbatch = 2;            // 2 = both CFG branches per microbatch, 1 = one
   size_t max_in_flight = 0;          // 0 = enough to keep every stage busy

@@ -65,6 +65,12 @@ void cap_device_memory(const c10::Device& device, int64_t bytes) {
   c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, index_of(device));
 }
 
+void release_cached_memory(const c10::Device& device) {
+  if (!device.is_cuda()) return;
+  c10::cuda::CUDAGuard guard(index_of(device));
+  c10::cuda::CUDACachingAllocator::emptyCache();
+}
+
 void synchronize_device(const c10::Device& device) {
   if (device.is_cuda()) {
     c10::cuda::CUDAGuard guard(index_of(device));
@@ -76,6 +82,7 @@ DeviceMemoryInfo device_memory_info(const c10::Device&) { return {}; }
 int64_t peak_allocated_bytes(const c10::Device&) { return 0; }
 int64_t peak_reserved_bytes(const c10::Device&) { return 0; }
 void reset_peak_memory(const c10::Device&) {}
+void release_cached_memory(const c10::Device&) {}
 void cap_device_memory(const c10::Device& device, int64_t) {
   if (device.is_cuda()) throw Error("this build has no CUDA support", "build on a CUDA host (docs/building.md)");
 }

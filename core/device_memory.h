@@ -22,6 +22,9 @@ void reset_peak_memory(const c10::Device& device);
 // Caps the caching allocator of `device` at `bytes` (an allocation beyond it
 // fails with out-of-memory, like a smaller card would).
 void cap_device_memory(const c10::Device& device, int64_t bytes);
+// Hands the caching allocator's unused blocks on `device` back to the driver
+// (after a stage freed its weights). No-op on the CPU.
+void release_cached_memory(const c10::Device& device);
 // Number of CUDA devices usable now (0 without CUDA).
 int cuda_device_count();
 // Waits for all work queued on `device` (timing needs it).

@@ -88,10 +88,15 @@ std::string explain_no_fit(const ModelConfigs& model, const Workload& workload, 
     out += "no budget per " + unit + " up to 1 TiB fits these options";
 
   const CostModel cost(model, workload);
-  const auto dit_weights = weight_bytes(cost.dit_block_params() * model.dit.n_layers + cost.dit_prologue_params() +
-                                            cost.dit_final_params(), f);
-  const auto text_weights = weight_bytes(cost.gemma_layer_params() * model.gemma.used_layers() +
-                                             cost.gemma_embed_params() + cost.jina_params(), f);
+  // 8-bit formats leave Jina, the DiT's embedders and final layer dense (stage_cost).
+  const bool cpu = !gpus;
+  const auto dense = compute_format(f, cpu);
+  const auto dit_weights =
+      weight_bytes(cost.dit_block_params() * model.dit.n_layers + cost.dit_refiner_params(), f, cpu) +
+      weight_bytes(cost.dit_prologue_params() - cost.dit_refiner_params() + cost.dit_final_params(), dense, cpu);
+  const auto text_weights =
+      weight_bytes(cost.gemma_layer_params() * model.gemma.used_layers() + cost.gemma_embed_params(), f, cpu) +
+      weight_bytes(cost.jina_params(), dense, cpu);
   out += "; weights alone: DiT " + gib(dit_weights) + ", text stage " + gib(text_weights) + " in " +
          weight_format_name(f) + ". Levers:";
 

@@ -72,7 +72,7 @@ void evaluate_plan(pb::Plan& plan, const ModelConfigs& model, const DeviceSpeeds
       auto* s = plan.mutable_stages(i);
       const auto c = cost.stage_cost(content_of(*s), profile);
       s->set_weight_format(weight_format_name(c.format));
-      s->set_compute_dtype(compute_dtype_name(c.format));
+      s->set_compute_dtype(compute_dtype_name(c.format, profile.device.kind == DeviceKind::kCpu));
       s->set_weight_bytes(c.weights);
       s->set_activation_bytes(c.activations);
       s->set_workspace_bytes(c.workspace);
@@ -162,8 +162,9 @@ void evaluate_plan(pb::Plan& plan, const ModelConfigs& model, const DeviceSpeeds
   if (sharing) {
     char buf[256];
     std::snprintf(buf, sizeof buf,
-                  "time-sharing: the text stage is loaded only to encode %d queued prompts, then freed; each swap "
-                  "costs %.1f s (reloading weights), %s per image",
+                  "time-sharing: the text stage is loaded only to encode the queued prompts (%d per swap "
+                  "planned), the other stages of its device freed meanwhile; each swap costs %.1f s (loading "
+                  "the text stage, then reloading the others), %s per image",
                   ts->prompts_per_swap(), ts->swap_seconds(), fmt_ms(ts->ms_per_image()).c_str());
     plan.add_notes(buf);
   }

@@ -102,7 +102,7 @@ std::string explain_stage(const ModelConfigs& model, const Workload& w, const st
   std::ostringstream out;
   out << "estimate for " << what << "\n"
       << "on " << device.device.id() << " (" << weight_format_name(s.format) << " weights, "
-      << compute_dtype_name(s.format) << " compute, " << attention_kind_name(device.attention) << " attention), "
+      << compute_dtype_name(s.format, device.device.kind == DeviceKind::kCpu) << " compute, " << attention_kind_name(device.attention) << " attention), "
       << w.width << "x" << w.height << ", " << w.caption_tokens << " caption tokens";
   if (c.kind == StageKind::kDit)
     out << ", " << w.microbatch_samples << " sample" << (w.microbatch_samples == 1 ? "" : "s")
@@ -113,15 +113,21 @@ std::string explain_stage(const ModelConfigs& model, const Workload& w, const st
     out << "  " << pad(label, 58) << pad(gib(bytes), 8, true) << " GiB" << (note.empty() ? "" : "  " + note) << "\n";
   };
   line("weights", s.weights);
+  // 8-bit formats leave Jina, the DiT's embedders and final layer dense (stage_cost).
+  const bool cpu = device.device.kind == DeviceKind::kCpu;
+  const auto dense = compute_format(s.format, cpu);
   if (c.kind == StageKind::kDit) {
-    line("  " + std::to_string(model.dit.n_layers) + " blocks", weight_bytes(cost.dit_block_params() * model.dit.n_layers, s.format));
-    line("  prologue (embedders, refiners)", weight_bytes(cost.dit_prologue_params(), s.format));
-    line("  final layer", weight_bytes(cost.dit_final_params(), s.format));
+    line("  " + std::to_string(model.dit.n_layers) + " blocks",
+         weight_bytes(cost.dit_block_params() * model.dit.n_layers, s.format, cpu));
+    line("  prologue (embedders, refiners)",
+         weight_bytes(cost.dit_refiner_params(), s.format, cpu) +
+             weight_bytes(cost.dit_prologue_params() - cost.dit_refiner_params(), dense, cpu));
+    line("  final layer", weight_bytes(cost.dit_final_params(), dense, cpu));
   } else if (c.kind == StageKind::kText) {
-    line("  Gemma embedding", weight_bytes(cost.gemma_embed_params(), s.format));
+    line("  Gemma embedding", weight_bytes(cost.gemma_embed_params(), s.format, cpu));
     line("  Gemma layers 0-" + std::to_string(model.gemma.used_layers() - 1),
-         weight_bytes(cost.gemma_layer_params() * model.gemma.used_layers(), s.format));
-    line("  Jina text tower", weight_bytes(cost.jina_params(), s.format));
+         weight_bytes(cost.gemma_layer_params() * model.gemma.used_layers(), s.format, cpu));
+    line("  Jina text tower", weight_bytes(cost.jina_params(), dense, cpu));
   }
   line("activations at the peak", s.activations);
   for (const auto& p : detail.parts) line("  " + p.first, p.second);

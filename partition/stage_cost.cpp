@@ -29,6 +29,11 @@ CostModel::CostModel(ModelConfigs model, Workload workload)
   dit_final_ = count_params(final_shapes);
   const ParamCount norm_final{0, 0, c.dim};  // in the checkpoint, never loaded
   dit_prologue_ = all - dit_final_ - norm_final - dit_block_ * c.n_layers;
+  models::TensorShapes refiner_shapes;
+  for (const auto& kv : models::nextdit_tensor_shapes(c))
+    if (kv.first.rfind("noise_refiner.", 0) == 0 || kv.first.rfind("context_refiner.", 0) == 0)
+      refiner_shapes.insert(kv);
+  dit_refiners_ = count_params(refiner_shapes);
 
   auto gemma_one = model_.gemma;
   gemma_one.num_hidden_layers = 2;  // used_layers() = 1: the embedding and one layer
@@ -48,16 +53,20 @@ CostModel::CostModel(ModelConfigs model, Workload workload)
   gflop_jina_ = jina_flops_per_image(model_, workload_) / 1e9;
 }
 
-WeightFormat CostModel::component_format(StageKind kind, WeightFormat f) {
+WeightFormat CostModel::component_format(StageKind kind, WeightFormat f, bool cpu) {
   if (kind != StageKind::kVae) return f;
-  if (is_8bit(f)) return WeightFormat::kBf16;
+  if (is_8bit(f)) return compute_format(f, cpu);
   if (f == WeightFormat::kFp16) return WeightFormat::kFp32;
   return f;
 }
 
+namespace {
+bool on_cpu(const DeviceProfile& d) { return d.device.kind == DeviceKind::kCpu; }
+}  // namespace
+
 MemoryBreakdown CostModel::activation_detail(const StageContent& c, const DeviceProfile& d) const {
-  const auto format = component_format(c.kind, d.format);
-  const int64_t e = compute_dtype_bytes(format);
+  const auto format = component_format(c.kind, d.format, on_cpu(d));
+  const int64_t e = compute_dtype_bytes(format, on_cpu(d));
   switch (c.kind) {
     case StageKind::kText:
       return text_activations(model_, workload_, e, d.attention, c.jina, c.gemma_embed, c.gemma_end > c.gemma_begin);
@@ -72,7 +81,7 @@ MemoryBreakdown CostModel::activation_detail(const StageContent& c, const Device
 }
 
 int64_t CostModel::activation_bytes(const StageContent& c, const DeviceProfile& d) const {
-  const int64_t e = compute_dtype_bytes(component_format(c.kind, d.format));
+  const int64_t e = compute_dtype_bytes(component_format(c.kind, d.format, on_cpu(d)), on_cpu(d));
   int flags = 0;
   if (c.kind == StageKind::kText) flags = (c.jina ? 1 : 0) | (c.gemma_embed ? 2 : 0) | (c.gemma_end > c.gemma_begin ? 4 : 0);
   if (c.kind == StageKind::kDit) flags = (c.prologue ? 1 : 0) | (c.final ? 2 : 0);
@@ -90,10 +99,14 @@ int64_t CostModel::activation_bytes(const StageContent& c, const DeviceProfile& 
 
 StageCost CostModel::stage_cost(const StageContent& c, const DeviceProfile& d) const {
   StageCost s;
-  s.format = component_format(c.kind, d.format);
+  const bool cpu = on_cpu(d);
+  s.format = component_format(c.kind, d.format, cpu);
   s.time_shared = c.time_shared;
-  const int64_t e = compute_dtype_bytes(s.format);
-  ParamCount params;
+  const int64_t e = compute_dtype_bytes(s.format, cpu);
+  // `params` are stored in s.format; `dense` always in the compute dtype: 8-bit
+  // formats cover Gemma and the DiT's blocks and refiners (docs/quantization.md),
+  // not Jina, the DiT's embedders or its final layer.
+  ParamCount params, dense;
   double gflop = 0;
   switch (c.kind) {
     case StageKind::kText: {
@@ -102,7 +115,7 @@ StageCost CostModel::stage_cost(const StageContent& c, const DeviceProfile& d) c
       gflop = gflop_gemma_layer_ * layers;
       if (c.gemma_embed) params += gemma_embed_;
       if (c.jina) {
-        params += jina_;
+        dense += jina_;
         gflop += gflop_jina_;
       }
       s.boundary_bytes = e * Workload::kPromptsPerRequest * workload_.caption_tokens * model_.gemma.hidden_size;
@@ -113,11 +126,12 @@ StageCost CostModel::stage_cost(const StageContent& c, const DeviceProfile& d) c
       params = dit_block_ * blocks;
       gflop = gflop_block_ * blocks;
       if (c.prologue) {
-        params += dit_prologue_;
+        params += dit_refiners_;
+        dense += dit_prologue_ - dit_refiners_;
         gflop += gflop_prologue_;
       }
       if (c.final) {
-        params += dit_final_;
+        dense += dit_final_;
         gflop += gflop_final_;
       }
       s.boundary_bytes = c.final ? 4 * workload_.microbatch_samples * model_.dit.in_channels * geometry_.latent_h *
@@ -134,7 +148,7 @@ StageCost CostModel::stage_cost(const StageContent& c, const DeviceProfile& d) c
   // The VAE as VaeDecoder loads it (GroupNorm parameters in float32).
   s.weights = c.kind == StageKind::kVae
                   ? models::vae_decoder_weight_bytes(model_.vae, e >= 4 ? at::kFloat : at::kBFloat16)
-                  : weight_bytes(params, s.format);
+                  : weight_bytes(params, s.format, cpu) + weight_bytes(dense, compute_format(s.format, cpu), cpu);
   s.activations = activation_bytes(c, d);
   s.workspace = workspace_bytes(s.activations, d);
   s.gflop_per_image = gflop;

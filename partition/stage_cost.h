@@ -73,9 +73,10 @@ class CostModel {
   const ModelConfigs& model() const { return model_; }
   const Workload& workload() const { return workload_; }
 
-  // VAE weights stay 16-bit under 8-bit formats and run in fp32 for fp16
-  // (FLUX's VAE overflows in fp16: force_upcast).
-  static WeightFormat component_format(StageKind kind, WeightFormat device_format);
+  // VAE weights stay dense in the compute dtype under 8-bit formats (bf16 on
+  // GPUs, fp32 on CPUs) and run in fp32 for fp16 (FLUX's VAE overflows in
+  // fp16: force_upcast).
+  static WeightFormat component_format(StageKind kind, WeightFormat device_format, bool cpu = false);
 
   StageCost stage_cost(const StageContent& content, const DeviceProfile& device) const;
   // Weights add up, activations and workspace are the largest of the stages
@@ -95,7 +96,8 @@ class CostModel {
 
   // Parameters of the pieces.
   ParamCount dit_block_params() const { return dit_block_; }
-  ParamCount dit_prologue_params() const { return dit_prologue_; }
+  ParamCount dit_prologue_params() const { return dit_prologue_; }  // embedders and refiners
+  ParamCount dit_refiner_params() const { return dit_refiners_; }
   ParamCount dit_final_params() const { return dit_final_; }
   ParamCount gemma_layer_params() const { return gemma_layer_; }
   ParamCount gemma_embed_params() const { return gemma_embed_; }
@@ -108,7 +110,7 @@ class CostModel {
   ModelConfigs model_;
   Workload workload_;
   Geometry geometry_;
-  ParamCount dit_block_, dit_prologue_, dit_final_, gemma_layer_, gemma_embed_, jina_, vae_;
+  ParamCount dit_block_, dit_prologue_, dit_refiners_, dit_final_, gemma_layer_, gemma_embed_, jina_, vae_;
   double gflop_block_ = 0, gflop_prologue_ = 0, gflop_final_ = 0, gflop_gemma_layer_ = 0, gflop_jina_ = 0;
   // (kind, e, attention, flags, VAE tile_h, tile_w, overlap) -> bytes
   mutable std::map<std::tuple<int, int64_t, int, int, int64_t, int64_t, int64_t>, int64_t> activation_memo_;

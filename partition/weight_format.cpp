@@ -4,15 +4,16 @@
 
 namespace baton::partition {
 
-std::string compute_dtype_name(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::kFp32: return "fp32";
-    case WeightFormat::kFp16: return "fp16";
-    default: return "bf16";
-  }
+WeightFormat compute_format(WeightFormat format, bool cpu) {
+  if (!is_8bit(format)) return format;
+  return cpu ? WeightFormat::kFp32 : WeightFormat::kBf16;
 }
 
-int64_t compute_dtype_bytes(WeightFormat format) { return format == WeightFormat::kFp32 ? 4 : 2; }
+std::string compute_dtype_name(WeightFormat format, bool cpu) { return weight_format_name(compute_format(format, cpu)); }
+
+int64_t compute_dtype_bytes(WeightFormat format, bool cpu) {
+  return compute_format(format, cpu) == WeightFormat::kFp32 ? 4 : 2;
+}
 
 ParamCount& ParamCount::operator+=(const ParamCount& o) {
   matrix += o.matrix;
@@ -44,13 +45,13 @@ ParamCount count_params(const models::TensorShapes& shapes) {
   return p;
 }
 
-int64_t weight_bytes(const ParamCount& p, WeightFormat format) {
+int64_t weight_bytes(const ParamCount& p, WeightFormat format, bool cpu) {
   switch (format) {
     case WeightFormat::kFp32: return 4 * p.total();
     case WeightFormat::kBf16:
     case WeightFormat::kFp16: return 2 * p.total();
     case WeightFormat::kInt8:
-    case WeightFormat::kFp8: return p.matrix + 4 * p.matrix_rows + 2 * p.vector;
+    case WeightFormat::kFp8: return p.matrix + 4 * p.matrix_rows + compute_dtype_bytes(format, cpu) * p.vector;
   }
   return 0;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // What weights cost in bytes on a device. 8-bit formats (int8, fp8) are
 // per-output-channel scaled: one byte per matrix element plus one float32 scale
-// per row; vectors (norms, biases) stay 16-bit. The format itself is
+// per row; vectors (norms, biases) stay in the compute dtype. The format itself is
 // core/weight_format.h (the models use the same enum).
 #include <cstdint>
 #include <string>
@@ -15,10 +15,12 @@ using baton::is_8bit;
 using baton::parse_weight_format;
 using baton::weight_format_name;
 using baton::WeightFormat;
-// Activations are computed in fp32 for fp32 weights and in bf16 otherwise
-// (fp16 weights compute in fp16).
-std::string compute_dtype_name(WeightFormat format);
-int64_t compute_dtype_bytes(WeightFormat format);
+// The dtype a stage computes in (and keeps its dense tensors in): a dense
+// format's own; 8-bit formats compute in bf16 on GPUs and in fp32 on CPUs
+// (where they are dequantised per call into float32).
+WeightFormat compute_format(WeightFormat format, bool cpu = false);
+std::string compute_dtype_name(WeightFormat format, bool cpu = false);
+int64_t compute_dtype_bytes(WeightFormat format, bool cpu = false);
 
 // Parameters split by how an 8-bit format stores them.
 struct ParamCount {
@@ -34,6 +36,9 @@ ParamCount operator+(ParamCount a, const ParamCount& b);
 ParamCount operator-(ParamCount a, const ParamCount& b);
 
 ParamCount count_params(const models::TensorShapes& shapes);
-int64_t weight_bytes(const ParamCount& params, WeightFormat format);
+// Bytes of `params` in `format`: dense formats one element each in that
+// dtype; 8-bit formats one byte per matrix element, a float32 scale per
+// matrix row and the vectors in the compute dtype (as models::LinearWeight).
+int64_t weight_bytes(const ParamCount& params, WeightFormat format, bool cpu = false);
 
 }  // namespace baton::partition

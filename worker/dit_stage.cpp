@@ -7,16 +7,35 @@ namespace baton::worker {
 
 DitStage::DitStage(const models::NextDitConfig& config, const TensorSource& weights, DitStageRange range,
                    const at::TensorOptions& options, WeightFormat weight_format)
-    : config_(config), range_(range), options_(options) {
+    : config_(config), range_(range), options_(options), weight_format_(weight_format) {
   require(range.begin >= 0 && range.begin <= range.end && range.end <= config.n_layers,
           "DiT stage: block range [" + std::to_string(range.begin) + ", " + std::to_string(range.end) +
               ") is outside the model's " + std::to_string(config.n_layers) + " blocks");
-  if (range.embed) embed_.emplace(config, weights, options, weight_format);
-  if (range.end > range.begin) blocks_.emplace(config, weights, range.begin, range.end, options, weight_format);
-  if (range.head) head_.emplace(config, weights, options);
+  load_weights(weights);
+}
+
+void DitStage::load_weights(const TensorSource& weights) {
+  if (loaded_) return;
+  if (range_.embed) embed_.emplace(config_, weights, options_, weight_format_);
+  if (range_.end > range_.begin)
+    blocks_.emplace(config_, weights, range_.begin, range_.end, options_, weight_format_);
+  if (range_.head) head_.emplace(config_, weights, options_);
+  loaded_ = true;
+}
+
+void DitStage::drop_weights() {
+  embed_.reset();
+  blocks_.reset();
+  head_.reset();
+  loaded_ = false;
+}
+
+void DitStage::require_loaded() const {
+  require(loaded_, "DiT stage: its weights are not loaded (the device is encoding prompts)");
 }
 
 void DitStage::start_request(uint64_t request_id, const CaptionInput& cond, const CaptionInput& uncond) {
+  require_loaded();
   require(embed_.has_value(), "DiT stage: only the first stage encodes captions");
   const int64_t width = config_.cap_feat_dim;
   for (const auto* in : {&cond, &uncond}) {
@@ -43,6 +62,7 @@ void DitStage::start_request(uint64_t request_id, const CaptionInput& cond, cons
 
 models::JointSequence DitStage::embed_step(uint64_t request_id, const at::Tensor& latent, double t,
                                            const std::vector<int64_t>& branches) const {
+  require_loaded();
   require(embed_.has_value(), "DiT stage: only the first stage starts a step");
   auto it = captions_.find(request_id);
   require(it != captions_.end(), "DiT stage: request " + std::to_string(request_id) + " was never started");
@@ -60,11 +80,13 @@ models::JointSequence DitStage::embed_step(uint64_t request_id, const at::Tensor
 }
 
 models::JointSequence DitStage::run_blocks(const models::JointSequence& in) const {
+  require_loaded();
   if (!blocks_) return in;
   return blocks_->forward(in);
 }
 
 at::Tensor DitStage::finish_step(const models::JointSequence& seq) const {
+  require_loaded();
   require(head_.has_value(), "DiT stage: only the last stage computes velocities");
   return head_->forward(seq);
 }

@@ -40,6 +40,13 @@ class DitStage {
   DitStage(const models::NextDitConfig& config, const TensorSource& weights, DitStageRange range,
            const at::TensorOptions& options, WeightFormat weight_format = WeightFormat::kFp32);
 
+  // A device that time-shares its text stage (docs/planning.md) drops the
+  // weights while it encodes and loads them again after: the requests'
+  // encoded captions stay. The model's math does not change, so the images do not.
+  void drop_weights();
+  void load_weights(const TensorSource& weights);  // no-op when loaded
+  bool weights_loaded() const { return loaded_; }
+
   const DitStageRange& range() const { return range_; }
   const at::TensorOptions& options() const { return options_; }
 
@@ -59,9 +66,13 @@ class DitStage {
   size_t requests_in_flight() const { return captions_.size(); }
 
  private:
+  void require_loaded() const;
+
   models::NextDitConfig config_;
   DitStageRange range_;
   at::TensorOptions options_;
+  WeightFormat weight_format_;
+  bool loaded_ = false;
   std::optional<models::DitEmbed> embed_;
   std::optional<models::DitBlocks> blocks_;
   std::optional<models::DitHead> head_;

@@ -8,23 +8,28 @@
 
 namespace baton::worker {
 
-TextStageEncoding::TextStageEncoding(std::unique_ptr<TextStage> stage) : stage_(std::move(stage)) {}
+TextStage& TextStageSlot::stage() {
+  require(stage_ != nullptr, "text stage: its encoders are not loaded (the device is denoising)");
+  return *stage_;
+}
+
+TextStageEncoding::TextStageEncoding(std::unique_ptr<TextStage> stage) : TextStageSlot(std::move(stage)) {}
 
 std::pair<CaptionInput, CaptionInput> TextStageEncoding::encode(const sampling::GenerationRequest& request) {
-  auto encoded = stage_->encode(request.system_prompt, {{request.prompt, PromptRole::positive},
+  auto encoded = stage().encode(request.system_prompt, {{request.prompt, PromptRole::positive},
                                                         {request.negative_prompt, PromptRole::negative}});
   return {{encoded[0].cap_feats, encoded[0].clip_pooled}, {encoded[1].cap_feats, encoded[1].clip_pooled}};
 }
 
-TextStageHead::TextStageHead(std::unique_ptr<TextStage> stage) : stage_(std::move(stage)) {}
+TextStageHead::TextStageHead(std::unique_ptr<TextStage> stage) : TextStageSlot(std::move(stage)) {}
 
 std::map<std::string, at::Tensor> TextStageHead::encode_head(const sampling::GenerationRequest& request) {
-  auto half = stage_->encode_head(request.system_prompt, {{request.prompt, PromptRole::positive},
+  auto half = stage().encode_head(request.system_prompt, {{request.prompt, PromptRole::positive},
                                                           {request.negative_prompt, PromptRole::negative}});
   return {{"hidden", half.hidden}, {"mask", half.mask}, {"pooled", half.pooled}};
 }
 
-TextStageTail::TextStageTail(std::unique_ptr<TextStage> stage) : stage_(std::move(stage)) {}
+TextStageTail::TextStageTail(std::unique_ptr<TextStage> stage) : TextStageSlot(std::move(stage)) {}
 
 std::pair<CaptionInput, CaptionInput> TextStageTail::encode_tail(const std::map<std::string, at::Tensor>& head) {
   auto get = [&](const char* name) {
@@ -32,7 +37,7 @@ std::pair<CaptionInput, CaptionInput> TextStageTail::encode_tail(const std::map<
     if (it == head.end()) throw Error(std::string("text stage tail: the head's message lacks '") + name + "'");
     return it->second;
   };
-  auto encoded = stage_->encode_tail({get("hidden"), get("mask"), get("pooled")});
+  auto encoded = stage().encode_tail({get("hidden"), get("mask"), get("pooled")});
   require(encoded.size() == 2, "text stage tail: expected the two branches of one request");
   return {{encoded[0].cap_feats, encoded[0].clip_pooled}, {encoded[1].cap_feats, encoded[1].clip_pooled}};
 }
@@ -43,9 +48,10 @@ VaeStage::VaeStage(models::VaeDecoder decoder, models::VaeTiling tiling, nlohman
       model_name_(std::move(model_name)) {}
 
 std::vector<uint8_t> VaeStage::decode_png(const at::Tensor& latent, const sampling::GenerationRequest& request) {
-  const auto on_device = latent.to(decoder_.device());
-  const auto image = tiling_.covers(latent.size(2), latent.size(3)) ? decoder_.decode_latent(on_device)
-                                                                    : decoder_.decode_latent_tiled(on_device, tiling_);
+  require(decoder_.has_value(), "VAE stage: its weights are not loaded (the device is encoding prompts)");
+  const auto on_device = latent.to(decoder_->device());
+  const auto image = tiling_.covers(latent.size(2), latent.size(3)) ? decoder_->decode_latent(on_device)
+                                                                    : decoder_->decode_latent_tiled(on_device, tiling_);
   const auto rgb = io::RgbImage::from_tensor(models::image_to_rgb8(image));
   io::ImageRecipe recipe;
   recipe.prompt = request.prompt;

@@ -56,6 +56,7 @@ void StageWorker::host_dit(int64_t index, std::shared_ptr<DitStage> stage) {
   dits_[index] = std::move(stage);
 }
 void StageWorker::host_vae(std::shared_ptr<ImageDecoding> vae) { vae_ = std::move(vae); }
+void StageWorker::time_share(std::shared_ptr<DeviceTimeSharing> sharing) { time_sharing_ = std::move(sharing); }
 
 bool StageWorker::hosts(const StageAddress& a) const {
   switch (a.role) {
@@ -106,6 +107,10 @@ std::vector<Outgoing> StageWorker::handle(const StageAddress& to, StageMessage m
     if (cancelled_.count(id)) {
       spdlog::debug("stage {}: request {} was cancelled: {} dropped", to.name(), id, message_kind_name(message.kind));
       return {};
+    }
+    if (time_sharing_) {
+      if (to.role == Role::Text) time_sharing_->enter_text_phase();
+      else time_sharing_->enter_resident_phase();
     }
     switch (to.role) {
       case Role::Text: return on_text(to.index, message);

@@ -16,6 +16,7 @@
 #include "sampling/request_sampler.h"
 #include "worker/dit_stage.h"
 #include "worker/stage_message.h"
+#include "worker/time_sharing.h"
 
 namespace baton::worker {
 
@@ -70,6 +71,10 @@ class StageWorker {
   void host_text_tail(std::shared_ptr<TextEncodingTail> tail);
   void host_dit(int64_t index, std::shared_ptr<DitStage> stage);
   void host_vae(std::shared_ptr<ImageDecoding> vae);
+  // The device time-shares its text stage (time_sharing.h): each message
+  // first puts the device in its stage's phase.
+  void time_share(std::shared_ptr<DeviceTimeSharing> sharing);
+  const DeviceTimeSharing* time_sharing() const { return time_sharing_.get(); }
   bool hosts(const StageAddress& address) const;
   std::vector<StageAddress> addresses() const;
 
@@ -102,6 +107,7 @@ class StageWorker {
   std::shared_ptr<TextEncodingTail> text_tail_;
   std::map<int64_t, std::shared_ptr<DitStage>> dits_;
   std::shared_ptr<ImageDecoding> vae_;
+  std::shared_ptr<DeviceTimeSharing> time_sharing_;
   // Last DiT stage: the sampler of each request in flight, and velocities of
   // branches that arrived before their partner.
   std::map<uint64_t, sampling::RequestSampler> samplers_;

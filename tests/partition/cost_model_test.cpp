@@ -5,6 +5,11 @@
 
 #include "core/byte_size.h"
 #include "core/error.h"
+#include "core/random_tensor_source.h"
+#include "models/gemma3/gemma3_text_model.h"
+#include "models/jina/jina_text_model.h"
+#include "models/nextdit/dit_blocks.h"
+#include "models/nextdit/next_dit.h"
 #include "models/vae/vae_memory.h"
 #include "partition/activation_model.h"
 #include "partition/device_speeds.h"
@@ -85,10 +90,13 @@ TEST(CostModel, WeightBytesFollowTheTensorTables) {
   EXPECT_NEAR(static_cast<double>(bf16.weights) / kGiB, 6.49, 0.01);  // baselines.md
   const auto fp32 = cost.stage_cost(whole_dit(), gpu_profile(WeightFormat::kFp32));
   EXPECT_EQ(fp32.weights, 2 * bf16.weights);
-  // 8-bit: one byte per matrix element, a float32 scale per row, 16-bit vectors.
+  // 8-bit: the blocks and refiners one byte per matrix element, a float32
+  // scale per row, 16-bit vectors; the embedders and final layer stay bf16.
   const auto int8 = cost.stage_cost(whole_dit(), gpu_profile(WeightFormat::kInt8));
-  const auto p = cost.dit_block_params() * 36 + cost.dit_prologue_params() + cost.dit_final_params();
-  EXPECT_EQ(int8.weights, p.matrix + 4 * p.matrix_rows + 2 * p.vector);
+  const auto p = cost.dit_block_params() * 36 + cost.dit_refiner_params();
+  const auto dense = cost.dit_prologue_params() - cost.dit_refiner_params() + cost.dit_final_params();
+  EXPECT_EQ(int8.weights, p.matrix + 4 * p.matrix_rows + 2 * p.vector + 2 * dense.total());
+  EXPECT_NEAR(static_cast<double>(int8.weights) / kGiB, 3.26, 0.01);  // docs/quantization.md
   EXPECT_GT(int8.weights, bf16.weights / 2);
   EXPECT_LT(int8.weights, bf16.weights * 0.51);
   EXPECT_EQ(cost.stage_cost(whole_dit(), gpu_profile(WeightFormat::kFp8)).weights, int8.weights);
@@ -99,6 +107,15 @@ TEST(CostModel, WeightBytesFollowTheTensorTables) {
   const auto text = cost.stage_cost(whole_text(), gpu_profile());
   EXPECT_EQ(text.weights, 2 * (gemma + cost.jina_params().total()));
   EXPECT_NEAR(static_cast<double>(2 * cost.jina_params().total()) / kGiB, 1.04, 0.01);
+  // 8-bit: Gemma in 8 bits (3.53 GiB, docs/quantization.md), Jina stays bf16.
+  const auto text8 = cost.stage_cost(whole_text(), gpu_profile(WeightFormat::kInt8));
+  const auto gemma8 = text8.weights - 2 * cost.jina_params().total();
+  EXPECT_NEAR(static_cast<double>(gemma8) / kGiB, 3.53, 0.01);
+  // On a CPU 8-bit weights compute in float32: vectors and Jina in fp32.
+  auto cpu8 = make_profile(gpu(), WeightFormat::kInt8, WeightFormat::kInt8, AttentionKind::kFlash, DeviceSpeeds());
+  cpu8.device.name = "cpu";
+  cpu8.device.kind = DeviceKind::kCpu;
+  EXPECT_GT(cost.stage_cost(whole_text(), cpu8).weights, text8.weights + 2 * cost.jina_params().total());
 
   // The VAE stays 16-bit under 8-bit formats, and fp32 under fp16 (force_upcast), as
   // VaeDecoder loads it: its GroupNorm parameters in float32.
@@ -108,6 +125,69 @@ TEST(CostModel, WeightBytesFollowTheTensorTables) {
   EXPECT_GT(vae_bf16, 2 * cost.vae_params().total());
   EXPECT_LT(vae_bf16, 2 * cost.vae_params().total() + 2 * kMiB);
   EXPECT_EQ(cost.stage_cost(vae, gpu_profile(WeightFormat::kFp16)).weights, 4 * cost.vae_params().total());
+}
+
+// What the planner counts for 8-bit weights is what the models hold (8-bit
+// matrices with their scales, vectors in the compute dtype; Jina, the DiT's
+// embedders and final layer dense): the tiny model whole, and one released
+// DiT block and Gemma layer (the bulk of the released model's bytes).
+TEST(CostModel, EightBitWeightBytesAreWhatTheModelsHold) {
+  const auto tiny = model_from_preset("tiny");
+  const CostModel tiny_cost(tiny, Workload{});
+  const CostModel released_cost(released(), Workload{});
+  auto profile = [](WeightFormat f, bool cpu) {
+    auto p = make_profile(gpu(), f, f, AttentionKind::kFlash, DeviceSpeeds());
+    if (cpu) {
+      p.device.name = "cpu";
+      p.device.kind = DeviceKind::kCpu;
+    }
+    return p;
+  };
+  auto near = [](int64_t held, int64_t estimate, double tolerance, const std::string& what) {
+    const double ratio = static_cast<double>(estimate) / static_cast<double>(held);
+    std::printf("%-34s held %10lld B, estimated %10lld B (%+.2f%%)\n", what.c_str(), static_cast<long long>(held),
+                static_cast<long long>(estimate), 100 * (ratio - 1));
+    EXPECT_NEAR(ratio, 1.0, tolerance) << what;
+  };
+  for (const auto format : {WeightFormat::kInt8, WeightFormat::kFp8}) {
+    for (const bool cpu : {false, true}) {
+      // The GPU layout (bf16 compute) is built on the CPU in bf16: the same tensors.
+      const auto options = at::TensorOptions().dtype(cpu ? at::kFloat : at::kBFloat16);
+      const std::string tag = weight_format_name(format) + (cpu ? " on a CPU" : " on a GPU");
+
+      RandomTensorSource tiny_dit(models::nextdit_tensor_shapes(tiny.dit), 1);
+      StageContent dit{StageKind::kDit};
+      dit.dit_end = static_cast<int>(tiny.dit.n_layers);
+      dit.prologue = dit.final = true;
+      near(models::NextDit(tiny.dit, tiny_dit, options, format).weight_bytes(),
+           tiny_cost.stage_cost(dit, profile(format, cpu)).weights, 0.015, "tiny DiT, " + tag);
+
+      RandomTensorSource tiny_gemma(models::gemma3_tensor_shapes(tiny.gemma), 2, 0.0);
+      RandomTensorSource tiny_jina(models::jina_tensor_shapes(tiny.jina), 3);
+      StageContent text{StageKind::kText};
+      text.jina = text.gemma_embed = true;
+      text.gemma_end = static_cast<int>(tiny.gemma.used_layers());
+      near(models::Gemma3TextModel(tiny.gemma, tiny_gemma, options, {}, format).weight_bytes() +
+               models::JinaTextModel(tiny.jina, tiny_jina, options).weight_bytes(),
+           tiny_cost.stage_cost(text, profile(format, cpu)).weights, 0.015, "tiny text stage, " + tag);
+
+      if (cpu) continue;  // the released pieces once per format
+      RandomTensorSource block(models::nextdit_tensor_shapes(released().dit), 4);
+      StageContent one_block{StageKind::kDit};
+      one_block.dit_begin = 3;
+      one_block.dit_end = 4;
+      near(models::DitBlocks(released().dit, block, 3, 4, options, format).weight_bytes(),
+           released_cost.stage_cost(one_block, profile(format, cpu)).weights, 0.001, "released DiT block, " + tag);
+      auto gemma_shapes = models::gemma3_tensor_shapes(released().gemma);
+      gemma_shapes.erase("embed_tokens.weight");  // 671 M parameters: not needed for one layer
+      RandomTensorSource layer(gemma_shapes, 5, 0.0);
+      StageContent one_layer{StageKind::kText};
+      one_layer.gemma_begin = 3;
+      one_layer.gemma_end = 4;
+      near(models::Gemma3TextModel(released().gemma, layer, options, {3, 4}, format).weight_bytes(),
+           released_cost.stage_cost(one_layer, profile(format, cpu)).weights, 0.001, "released Gemma layer, " + tag);
+    }
+  }
 }
 
 TEST(CostModel, DitEstimateIsNearThePyTorchPeakOfBaselines) {

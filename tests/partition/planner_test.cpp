@@ -137,10 +137,38 @@ TEST(Planner, OneCardTimeSharesTheTextStageAsALastResort) {
   EXPECT_FALSE(try_make_plan(released(), Workload{}, devices, DeviceSpeeds(), never).has_value());
 }
 
+// The memory targets of issue 11 at 1024x1024 with both CFG branches per
+// microbatch (as baton generate runs them; bench/memory_targets_gpu.sh measures them).
+TEST(Planner, MemoryTargetsOfTheReleasedModelAt1024) {
+  Workload w;
+  w.microbatch_samples = 2;
+  for (const char* spec : {"cuda:0=6GiB,cuda:1=6GiB,cuda:2=6GiB,cuda:3=6GiB", "cuda:0=10GiB,cuda:1=10GiB"}) {
+    const auto plan = plan_for(spec, {}, w);
+    check_plan(plan);
+    EXPECT_FALSE(plan.time_sharing().enabled()) << spec;
+  }
+  // One 12 GiB card: bf16 only time-shared (above); 8-bit weights hold the
+  // whole pipeline at once, Gemma and the DiT blocks in 8 bits.
+  for (const auto format : {WeightFormat::kInt8, WeightFormat::kFp8}) {
+    PlanOptions o;
+    o.weights = format;
+    const auto plan = plan_for("cuda:0=12GiB", o, w);
+    check_plan(plan);
+    EXPECT_FALSE(plan.time_sharing().enabled());
+    for (const auto& s : plan.stages()) {
+      EXPECT_EQ(s.weight_format(), s.kind() == pb::Stage::VAE ? "bf16" : weight_format_name(format)) << s.kind();
+      EXPECT_EQ(s.compute_dtype(), "bf16");
+      EXPECT_FALSE(s.time_shared());
+    }
+  }
+}
+
 TEST(Planner, TilesTheVaeWhenTheWholeDecodeDoesNotFit) {
   PlanOptions int8;
   int8.weights = WeightFormat::kInt8;
-  const auto plan = plan_for("cuda:0=9GiB", int8);
+  // 9.5 GiB: Jina and the DiT's embedders stay bf16 under int8, so the text
+  // stage, the DiT and the VAE's weights are 7.93 GiB.
+  const auto plan = plan_for("cuda:0=9.5GiB", int8);
   check_plan(plan);
   const auto& vae = plan.stages(plan.stages_size() - 1);
   ASSERT_EQ(vae.kind(), pb::Stage::VAE);
