@@ -10,11 +10,8 @@
 #   5. 8 queued prompts at 1024x1024, 28 steps (baton bench throughput)
 # then the key lines next to the PyTorch baselines (../shared/baselines.md).
 # Every table goes to the terminal and its JSON to BUILD_DIR/bench-results/.
-# MEMORY_TARGETS=1 adds issue 11's memory targets (a few more minutes): one
-# whole image under mpirun with every rank's allocator capped at its budget,
-# 4 ranks at 6 GiB, 2 ranks at 10 GiB, 1 rank at 12 GiB with int8 weights
-# (ranks share the GPUs when there are fewer; the peaks are checked against
-# the caps).
+# MEMORY_TARGETS=1 then runs bench/memory_targets_gpu.sh (issue 11's memory
+# targets: whole images with every rank's allocator capped at its budget).
 #
 #   bash bench/performance_gpu.sh BUILD_DIR [cuda:N]
 # Environment: ITERS (DiT calls timed, 10), IMAGES (whole images timed, 2),
@@ -67,25 +64,9 @@ step throughput "5. $prompts queued prompts, $wh, $steps steps, one device" \
   --prompts "$prompts" --warmup 1
 
 if [ "${MEMORY_TARGETS:-0}" = 1 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
-  capped() {  # capped NAME RANKS CAP [ARGS...]: one image, each rank on its own GPU where there are enough
-    local name=$1 ranks=$2 cap=$3 devices="" i d start=$SECONDS
-    shift 3
-    for ((i = 0; i < ranks; i++)); do
-      [ "$device" = cpu ] && d=cpu || d=cuda:$((gpus >= ranks ? i : 0))
-      devices+="${devices:+,}$d=$cap"
-    done
-    echo
-    echo "== memory target: $ranks rank(s) at $cap ($devices), whole image $wh, $steps steps"
-    mpirun --oversubscribe --bind-to none ${MPIRUN_FLAGS:-} -np "$ranks" "$baton" bench image --model "$model" \
-      --devices "$devices" --width "$size" --height "$size" --steps "$steps" --iters 1 --warmup 0 "$@" \
-      --json-out "$(json "$name")" || { echo "  FAILED: $name"; status=1; }
-    echo "   ($((SECONDS - start)) s)"
-  }
-  capped ranks4_6gib 4 6GiB --dtype bf16
-  capped ranks2_10gib 2 10GiB --dtype bf16
-  capped ranks1_12gib_int8 1 12GiB --dtype int8
+  echo
+  echo "== memory targets (bench/memory_targets_gpu.sh)"
+  bash "$(dirname "$0")/memory_targets_gpu.sh" "$build" || status=1
 fi
 
 echo
@@ -131,17 +112,6 @@ if (j := load("throughput")):
     peaks = ", ".join(f"{p['device']} {gib(p['peak_bytes'])}" for p in j["peaks"])
     print(f"  throughput {j['prompts']} prompts {j['width']}x{j['height']}, {j['steps']} steps: "
           f"{j['images_per_minute']:.2f} images/minute (busy: {busy}); peak {peaks}")
-for name in ("ranks4_6gib", "ranks2_10gib", "ranks1_12gib_int8"):
-    try:
-        with open(f"{prefix}_{name}.json") as f:
-            j = json.load(f)
-    except (OSError, ValueError):
-        continue  # not run (MEMORY_TARGETS=0) or failed (see above)
-    rows = []
-    for p in j["peaks"]:
-        verdict = "within" if p["peak_bytes"] <= p["budget_bytes"] else "OVER"
-        rows.append(f"{p['device']} {gib(p['peak_bytes'])} ({verdict} {gib(p['budget_bytes'])})")
-    print(f"  memory target {name}: {j['seconds_per_image']:.2f} s/image; peaks: " + ", ".join(rows))
 EOF
 else
   echo "  (no python3: read the tables above)"
