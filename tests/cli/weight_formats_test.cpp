@@ -24,7 +24,8 @@ std::string read_all(const std::string& path) {
 
 std::string baton_in(const TempDir& dir) { return "BATON_CACHE_DIR=" + dir.file("cache") + " " + baton_command(); }
 
-const char* kImage = " --prompt 'a knight in the rain' --negative blurry --seed 5 --width 64 --height 48 --steps 3 --no-progress";
+// --devices cpu: the same on a host with GPUs.
+const char* kImage = " --devices cpu --prompt 'a knight in the rain' --negative blurry --seed 5 --width 64 --height 48 --steps 3 --no-progress";
 
 std::vector<uint8_t> pixels_of(const std::string& path) {
   auto png = io::read_png(path);

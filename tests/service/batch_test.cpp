@@ -155,22 +155,25 @@ TEST(Batch, UnderMpirunWithThreeRanksMakesTheSameImagesAsOneProcess) {
                                               R"({"prompt": "three", "seed": 3, "width": 64, "height": 64, "steps": 3})"
                                               "\n";
   const std::string env = "OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ";
-  const std::string args = " batch " + dir.file("prompts.jsonl") + " --model demo --no-progress --out ";
+  // CPUs named: the same on a host with GPUs.
+  const auto args = [&](const std::string& devices) {
+    return " batch " + dir.file("prompts.jsonl") + " --model demo --no-progress --devices " + devices + " --out ";
+  };
   const std::string mpirun = env + "BATON_CACHE_DIR=" + dir.file("cache") + " BATON_LOG_LEVEL=info " + BATON_MPIEXEC +
                              " -np 3 --oversubscribe " + baton_command();
-  auto multi = run_command(mpirun + args + dir.file("multi"), 240);
+  auto multi = run_command(mpirun + args("cpu,cpu,cpu") + dir.file("multi"), 240);
   ASSERT_EQ(multi.exit_code, 0) << multi.output;
   EXPECT_NE(multi.output.find("3 request(s): 3 written now, 0 complete from an earlier run"), std::string::npos)
       << multi.output;
   EXPECT_NE(multi.output.find("r2/cpu"), std::string::npos) << "not spread over the ranks\n" << multi.output;
   expect_complete(dir.file("prompts.jsonl"), dir.file("multi"));
-  auto one = run_command(env + baton_in(dir) + args + dir.file("one"), 240);
+  auto one = run_command(env + baton_in(dir) + args("cpu") + dir.file("one"), 240);
   ASSERT_EQ(one.exit_code, 0) << one.output;
   for (const auto& file : images_in(dir.file("one")))
     EXPECT_EQ(io::read_png(dir.file("multi/" + file)).image.pixels, io::read_png(dir.file("one/" + file)).image.pixels)
         << file;
 
-  auto again = run_command(mpirun + args + dir.file("multi"), 120);
+  auto again = run_command(mpirun + args("cpu,cpu,cpu") + dir.file("multi"), 120);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("3 request(s): 0 written now, 3 complete from an earlier run"), std::string::npos)
       << again.output;
