@@ -42,7 +42,11 @@ void evaluate_plan(pb::Plan& plan, const ModelConfigs& model, const DeviceSpeeds
   const auto cpu_format = parse_weight_format(plan.cpu_weight_format().empty() ? "fp32" : plan.cpu_weight_format());
 
   std::map<std::string, DeviceProfile> profiles;
-  for (const auto& d : inventory_of(plan)) profiles.emplace(d.id(), make_profile(d, gpu_format, cpu_format, w.attention, speeds));
+  std::map<std::string, InventoryDevice> devices;
+  for (const auto& d : inventory_of(plan)) {
+    profiles.emplace(d.id(), make_profile(d, gpu_format, cpu_format, w.attention, speeds));
+    devices.emplace(d.id(), d);
+  }
   // Stages per device, in order of first appearance.
   std::vector<std::string> order;
   std::map<std::string, std::vector<int>> stages_of;
@@ -70,7 +74,13 @@ void evaluate_plan(pb::Plan& plan, const ModelConfigs& model, const DeviceSpeeds
     std::vector<StageCost> costs;
     for (int i : stages_of[id]) {
       auto* s = plan.mutable_stages(i);
-      const auto c = cost.stage_cost(content_of(*s), profile);
+      // A stage's own weight format (a saved plan edited per stage) wins over
+      // the plan's GPU/CPU defaults.
+      const auto c = s->weight_format().empty()
+                         ? cost.stage_cost(content_of(*s), profile)
+                         : cost.stage_cost(content_of(*s), make_profile(devices.at(id), parse_weight_format(s->weight_format()),
+                                                                        parse_weight_format(s->weight_format()),
+                                                                        w.attention, speeds));
       s->set_weight_format(weight_format_name(c.format));
       s->set_compute_dtype(compute_dtype_name(c.format, profile.device.kind == DeviceKind::kCpu));
       s->set_weight_bytes(c.weights);

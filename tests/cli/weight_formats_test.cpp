@@ -123,4 +123,39 @@ TEST(WeightFormats, TimeSharedTextStageGivesTheSamePixels) {
   }
 }
 
+// A saved plan edited per stage: int8 for the DiT only. The stage's own
+// format wins over the plan's default, in the estimate and in what loads.
+TEST(WeightFormats, AStagesOwnWeightFormatInASavedPlanIsWhatRuns) {
+  TempDir dir;
+  auto p = run_command(baton_command() + " plan --preset tiny --devices cpu=8GiB --no-detect --width 64 --height 48"
+                                         " --steps 3 --json -o " + dir.file("plan.json"));
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  auto plan = nlohmann::json::parse(read_all(dir.file("plan.json")));
+  int64_t dense_dit_bytes = 0;
+  for (auto& s : plan["stages"])
+    if (s["kind"] == "DIT") {
+      EXPECT_EQ(s["weight_format"], "fp32");
+      dense_dit_bytes = std::stoll(s["weight_bytes"].get<std::string>());
+      s["weight_format"] = "int8";
+    }
+  ASSERT_GT(dense_dit_bytes, 0);
+  std::ofstream(dir.file("int8-dit.json")) << plan.dump(2);
+
+  auto r = run_command(baton_in(dir) + " generate --model demo --plan " + dir.file("int8-dit.json") +
+                       " --prompt 'a knight' --seed 3 --width 64 --height 48 --steps 3 --no-progress -o " +
+                       dir.file("out.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("int8 weights)"), std::string::npos) << "the DiT did not load in int8\n" << r.output;
+  EXPECT_EQ(r.output.find("Gemma in int8"), std::string::npos) << "the text stage kept its format\n" << r.output;
+  // The re-evaluated plan counts the DiT's int8 bytes: well under the dense ones.
+  auto shown = run_command(baton_command() + " plan --preset tiny --no-detect --check " + dir.file("int8-dit.json") + " --json");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  const auto evaluated = nlohmann::json::parse(shown.output.substr(shown.output.find('{')));
+  for (const auto& s : evaluated["stages"])
+    if (s["kind"] == "DIT") {
+      EXPECT_EQ(s["weight_format"], "int8");
+      EXPECT_LT(std::stoll(s["weight_bytes"].get<std::string>()), dense_dit_bytes * 6 / 10);
+    }
+}
+
 }  // namespace baton::test
