@@ -10,23 +10,13 @@
 namespace baton::test {
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Every test gets its own cache, so the demo model is made (and reused) inside it.
-std::string baton_in(const TempDir& dir) { return "BATON_CACHE_DIR=" + dir.file("cache") + " " + baton_command(); }
-
 const char* kSmall = " --width 64 --height 48 --steps 3 --no-progress";
 
 }  // namespace
 
 TEST(Generate, DemoModelWritesAPngWithItsRecipe) {
   TempDir dir;
-  auto r = run_command(baton_in(dir) + " generate --model demo --prompt 'a knight in the rain' --negative blurry --seed 5" +
+  auto r = run_command(baton_with_cache(dir) + " generate --model demo --prompt 'a knight in the rain' --negative blurry --seed 5" +
                        kSmall + " -o " + dir.file("knight.png"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("RANDOM weights"), std::string::npos) << r.output;
@@ -42,21 +32,21 @@ TEST(Generate, DemoModelWritesAPngWithItsRecipe) {
 TEST(Generate, SameSeedTwiceGivesByteIdenticalPngs) {
   TempDir dir;
   for (const char* name : {"a.png", "b.png"}) {
-    auto r = run_command(baton_in(dir) + " generate --model demo --prompt '1girl, smile' --seed 11" + kSmall + " -o " +
+    auto r = run_command(baton_with_cache(dir) + " generate --model demo --prompt '1girl, smile' --seed 11" + kSmall + " -o " +
                          dir.file(name));
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
-  EXPECT_EQ(read_all(dir.file("a.png")), read_all(dir.file("b.png")));
-  auto other = run_command(baton_in(dir) + " generate --model demo --prompt '1girl, smile' --seed 12" + kSmall + " -o " +
+  EXPECT_EQ(read_file(dir.file("a.png")), read_file(dir.file("b.png")));
+  auto other = run_command(baton_with_cache(dir) + " generate --model demo --prompt '1girl, smile' --seed 12" + kSmall + " -o " +
                            dir.file("c.png"));
   ASSERT_EQ(other.exit_code, 0) << other.output;
-  EXPECT_NE(read_all(dir.file("a.png")), read_all(dir.file("c.png")));
+  EXPECT_NE(read_file(dir.file("a.png")), read_file(dir.file("c.png")));
 }
 
 TEST(Generate, PromptFileMakesOneImagePerLineAndPrintsRandomSeeds) {
   TempDir dir;
   std::ofstream(dir.file("prompts.txt")) << "# two prompts\ntwo cats\n<character_1><n>alice</n><hat>red</hat></character_1>\n";
-  auto r = run_command(baton_in(dir) + " generate --model demo --prompt-file " + dir.file("prompts.txt") + kSmall +
+  auto r = run_command(baton_with_cache(dir) + " generate --model demo --prompt-file " + dir.file("prompts.txt") + kSmall +
                        " -o " + dir.file("out"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("prompt 1: seed "), std::string::npos) << r.output;
@@ -77,7 +67,7 @@ TEST(Generate, BadInputGivesClearErrorsAndNonZeroExit) {
       {"--model demo --prompt x --prompt-file " + dir.file("p.txt"), "not both"},
   };
   for (const auto& c : cases) {
-    auto r = run_command(baton_in(dir) + " generate " + c.args + " --no-progress -o " + dir.file("o"));
+    auto r = run_command(baton_with_cache(dir) + " generate " + c.args + " --no-progress -o " + dir.file("o"));
     EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
     EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;

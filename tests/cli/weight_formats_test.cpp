@@ -15,15 +15,6 @@
 namespace baton::test {
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string baton_in(const TempDir& dir) { return "BATON_CACHE_DIR=" + dir.file("cache") + " " + baton_command(); }
-
 // --devices cpu: the same on a host with GPUs.
 const char* kImage = " --devices cpu --prompt 'a knight in the rain' --negative blurry --seed 5 --width 64 --height 48 --steps 3 --no-progress";
 
@@ -55,14 +46,14 @@ PixelDiff diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
 
 TEST(WeightFormats, Int8AndFp8ImagesAreCloseToFp32AndDeterministic) {
   TempDir dir;
-  auto fp32 = run_command(baton_in(dir) + " generate --model demo" + kImage + " -o " + dir.file("fp32.png"));
+  auto fp32 = run_command(baton_with_cache(dir) + " generate --model demo" + kImage + " -o " + dir.file("fp32.png"));
   ASSERT_EQ(fp32.exit_code, 0) << fp32.output;
   const auto reference = pixels_of(dir.file("fp32.png"));
   std::vector<double> means;
   for (const std::string format : {"int8", "fp8"}) {
     for (const char* copy : {"a", "b"}) {
       const auto out = dir.file(format + copy + ".png");
-      auto r = run_command(baton_in(dir) + " generate --model demo --dtype " + format + kImage + " -o " + out);
+      auto r = run_command(baton_with_cache(dir) + " generate --model demo --dtype " + format + kImage + " -o " + out);
       ASSERT_EQ(r.exit_code, 0) << r.output;
       // The plan's DiT and text stages carry the format (on the CPU too); the VAE stays dense.
       EXPECT_NE(r.output.find(format + " on CPUs"), std::string::npos) << r.output;
@@ -70,7 +61,7 @@ TEST(WeightFormats, Int8AndFp8ImagesAreCloseToFp32AndDeterministic) {
       EXPECT_NE(r.output.find("head, " + format + " weights)"), std::string::npos) << r.output;
     }
     // Deterministic: the same bytes twice.
-    EXPECT_EQ(read_all(dir.file(format + "a.png")), read_all(dir.file(format + "b.png"))) << format;
+    EXPECT_EQ(read_file(dir.file(format + "a.png")), read_file(dir.file(format + "b.png"))) << format;
     const auto pixels = pixels_of(dir.file(format + "a.png"));
     const auto d = diff(pixels, reference);
     std::printf("%s against fp32: max |pixel difference| %d, mean %.3f (of 255)\n", format.c_str(), d.max, d.mean);
@@ -92,7 +83,7 @@ TEST(WeightFormats, TimeSharedTextStageGivesTheSamePixels) {
   auto p = run_command(baton_command() + " plan --preset tiny --devices cpu=8GiB --no-detect --width 64 --height 48"
                                          " --microbatch 2 --steps 3 -o " + dir.file("plan.json"));
   ASSERT_EQ(p.exit_code, 0) << p.output;
-  auto plan = nlohmann::json::parse(read_all(dir.file("plan.json")));
+  auto plan = nlohmann::json::parse(read_file(dir.file("plan.json")));
   bool marked = false;
   for (auto& s : plan["stages"])
     if (s["kind"] == "TEXT") {
@@ -107,11 +98,11 @@ TEST(WeightFormats, TimeSharedTextStageGivesTheSamePixels) {
   std::ofstream(dir.file("prompts.txt")) << "a knight in the rain\ntwo cats on a roof\n";
   const std::string args = " --prompt-file " + dir.file("prompts.txt") +
                            " --seed 9 --width 64 --height 48 --steps 3 --no-progress --max-in-flight 1";
-  auto normal = run_command(baton_in(dir) + " generate --model demo --plan " + dir.file("plan.json") + args + " -o " +
+  auto normal = run_command(baton_with_cache(dir) + " generate --model demo --plan " + dir.file("plan.json") + args + " -o " +
                             dir.file("normal"));
   ASSERT_EQ(normal.exit_code, 0) << normal.output;
   EXPECT_EQ(normal.output.find("time-shared"), std::string::npos) << normal.output;
-  auto shared = run_command(baton_in(dir) + " generate --model demo --plan " + dir.file("shared.json") + args +
+  auto shared = run_command(baton_with_cache(dir) + " generate --model demo --plan " + dir.file("shared.json") + args +
                             " -o " + dir.file("shared"));
   ASSERT_EQ(shared.exit_code, 0) << shared.output;
   EXPECT_NE(shared.output.find("time-shared"), std::string::npos) << shared.output;
@@ -130,7 +121,7 @@ TEST(WeightFormats, AStagesOwnWeightFormatInASavedPlanIsWhatRuns) {
   auto p = run_command(baton_command() + " plan --preset tiny --devices cpu=8GiB --no-detect --width 64 --height 48"
                                          " --steps 3 --json -o " + dir.file("plan.json"));
   ASSERT_EQ(p.exit_code, 0) << p.output;
-  auto plan = nlohmann::json::parse(read_all(dir.file("plan.json")));
+  auto plan = nlohmann::json::parse(read_file(dir.file("plan.json")));
   int64_t dense_dit_bytes = 0;
   for (auto& s : plan["stages"])
     if (s["kind"] == "DIT") {
@@ -141,7 +132,7 @@ TEST(WeightFormats, AStagesOwnWeightFormatInASavedPlanIsWhatRuns) {
   ASSERT_GT(dense_dit_bytes, 0);
   std::ofstream(dir.file("int8-dit.json")) << plan.dump(2);
 
-  auto r = run_command(baton_in(dir) + " generate --model demo --plan " + dir.file("int8-dit.json") +
+  auto r = run_command(baton_with_cache(dir) + " generate --model demo --plan " + dir.file("int8-dit.json") +
                        " --prompt 'a knight' --seed 3 --width 64 --height 48 --steps 3 --no-progress -o " +
                        dir.file("out.png"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -30,13 +30,6 @@ const char* kMpiEnv =
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_orte_enable_recovery=1 "
     "OMPI_MCA_rmaps_base_oversubscribe=1 ";
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> names;
   if (DIR* d = opendir(dir.c_str())) {
@@ -122,9 +115,9 @@ void ranks_make_the_one_process_pngs(int ranks, bool split_text) {
     EXPECT_NE(multi.output.find("text1  on r1/cpu"), std::string::npos) << multi.output;
   }
   for (const auto& name : kImages) {
-    const auto bytes = read_all(job.dir.file("multi/" + name));
+    const auto bytes = read_file(job.dir.file("multi/" + name));
     ASSERT_FALSE(bytes.empty()) << name << "\n" << multi.output;
-    EXPECT_TRUE(bytes == read_all(job.dir.file("one/" + name))) << name << " differs from the one-process PNG";
+    EXPECT_TRUE(bytes == read_file(job.dir.file("one/" + name))) << name << " differs from the one-process PNG";
     // Whatever the partition, the same pixels as one device.
     expect_same_pixels(job.dir.file("multi/" + name), job.dir.file("ref/" + name));
   }
@@ -222,10 +215,10 @@ TEST(MpiGenerate, AKilledRankEndsTheJobNamingItsRankAndStage) {
   pid_t victim = 0;
   for (const auto& entry : files_in("/proc")) {
     if (entry.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto environ = read_all("/proc/" + entry + "/environ");
+    const auto environ = read_file("/proc/" + entry + "/environ");
     if (environ.find("BATON_TEST_JOB=" + job.dir.path() + '\0') != std::string::npos &&
         environ.find(std::string("OMPI_COMM_WORLD_RANK=2") + '\0') != std::string::npos &&
-        read_all("/proc/" + entry + "/cmdline").find("generate") != std::string::npos)
+        read_file("/proc/" + entry + "/cmdline").find("generate") != std::string::npos)
       victim = static_cast<pid_t>(std::stoi(entry));
   }
   const auto killed = Clock::now();

@@ -11,15 +11,9 @@
 #include <thread>
 
 #include "tests/support/command_runner.h"
+#include "tests/support/temp_dir.h"
 
 namespace baton::test {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 BackgroundProcess::BackgroundProcess(const std::string& command, const std::string& log_path, int limit_s)
     : log_path_(log_path) {
@@ -41,7 +35,7 @@ BackgroundProcess::BackgroundProcess(const std::string& command, const std::stri
 
 BackgroundProcess::~BackgroundProcess() { stop(); }
 
-std::string BackgroundProcess::log() const { return read_text(log_path_); }
+std::string BackgroundProcess::log() const { return read_file(log_path_); }
 
 bool BackgroundProcess::running() {
   if (pid_ < 0) return false;

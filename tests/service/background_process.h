@@ -44,7 +44,4 @@ class ServerProcess {
   std::string endpoint_;
 };
 
-// The whole file (empty if it cannot be read).
-std::string read_text(const std::string& path);
-
 }  // namespace baton::test

@@ -26,14 +26,14 @@ std::string baton_in(const TempDir& dir) {
 
 std::vector<nlohmann::json> manifest_of(const std::string& dir) {
   std::vector<nlohmann::json> out;
-  std::istringstream in(read_text(dir + "/manifest.jsonl"));
+  std::istringstream in(read_file(dir + "/manifest.jsonl"));
   std::string line;
   while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
   return out;
 }
 
 size_t manifest_lines(const std::string& dir) {
-  const auto text = read_text(dir + "/manifest.jsonl");
+  const auto text = read_file(dir + "/manifest.jsonl");
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
@@ -113,7 +113,7 @@ TEST(Batch, RemakesADamagedImageAndRemovesTemporariesTheSameAsAFreshRun) {
                               " --model demo --no-progress --width 64 --height 48 --steps 2 --seed 50";
   auto first = run_command(command, 300);
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  const std::string good = read_text(out + "/000002-52.png");
+  const std::string good = read_file(out + "/000002-52.png");
   ASSERT_FALSE(good.empty()) << first.output;
 
   // A truncated image (as a copy from a crashed disk would be) and a temporary a kill left.
@@ -123,7 +123,7 @@ TEST(Batch, RemakesADamagedImageAndRemovesTemporariesTheSameAsAFreshRun) {
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_NE(second.output.find("2 request(s): 1 written now, 1 complete from an earlier run"), std::string::npos)
       << second.output;
-  EXPECT_EQ(read_text(out + "/000002-52.png"), good);
+  EXPECT_EQ(read_file(out + "/000002-52.png"), good);
   EXPECT_FALSE(fs::exists(out + "/.000001-1.png.tmp.Ab12Cd"));
   sampling::GenerationRequest defaults;
   defaults.width = 64;

@@ -48,7 +48,7 @@ TEST(Launch, SlurmTemplateRunsTheBatchAndRequeuesItselfBeforeTheTimeLimit) {
   auto r = run_command(env + "bash " + script("slurm_batch.sbatch") + " & sleep 1; kill -USR1 $!; wait $!", 60);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("time limit near, requeueing job 42"), std::string::npos) << r.output;
-  const std::string calls = read_text(dir.file("calls"));
+  const std::string calls = read_file(dir.file("calls"));
   EXPECT_NE(calls.find("srun --kill-on-bad-exit=1 --cpu-bind=none baton batch p.jsonl --out /o --model /m"),
             std::string::npos)
       << calls;

@@ -176,7 +176,7 @@ TEST(BatchManifest, DropsAPartialLastLineAndKeepsTheRest) {
   EXPECT_EQ(m.entry(3)->at("file"), "000003-3.png");
   EXPECT_EQ(m.entry(4), nullptr);
   m.append(nlohmann::json::object({{"line", 4}, {"file", "000004-4.png"}}));
-  const std::string text = test::read_text(path);
+  const std::string text = test::read_file(path);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_EQ(text.find("\"fi{"), std::string::npos) << text;
 }

@@ -60,8 +60,8 @@ void five_submits_a_cancel_status_and_list(const std::string& launcher, const st
   EXPECT_TRUE(std::regex_search(both.output, std::regex("job " + cancel_id + " cancelled \\(it was (running|queued)\\)")))
       << both.output;
   for (int i = 1; i <= 5; ++i)
-    EXPECT_EQ(read_text(dir.file("s" + std::to_string(i) + ".rc")), "0\n")
-        << read_text(dir.file("s" + std::to_string(i) + ".log")) << server.log();
+    EXPECT_EQ(read_file(dir.file("s" + std::to_string(i) + ".rc")), "0\n")
+        << read_file(dir.file("s" + std::to_string(i) + ".log")) << server.log();
 
   auto status = run_command(client + "status" + at + " " + cancel_id);
   EXPECT_EQ(status.exit_code, 0) << status.output;
@@ -89,9 +89,9 @@ void five_submits_a_cancel_status_and_list(const std::string& launcher, const st
   for (int i = 1; i <= 5; ++i) {
     const std::string served = dir.file("s" + std::to_string(i) + ".png");
     const std::string made = dir.file("generated/newbie-00" + std::to_string(i) + "-" + std::to_string(10 + i) + ".png");
-    ASSERT_FALSE(read_text(served).empty()) << i;
+    ASSERT_FALSE(read_file(served).empty()) << i;
     EXPECT_EQ(io::read_png(served).image.pixels, io::read_png(made).image.pixels) << "prompt " << i;
-    if (launcher.empty()) EXPECT_EQ(read_text(served), read_text(made)) << "prompt " << i;
+    if (launcher.empty()) EXPECT_EQ(read_file(served), read_file(made)) << "prompt " << i;
   }
   // Open MPI's mpirun exits 1 whenever it forwarded a stop signal, even after
   // a clean end: there the server's own last line says it.

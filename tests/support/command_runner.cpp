@@ -1,5 +1,7 @@
 #include "tests/support/command_runner.h"
 
+#include "tests/support/temp_dir.h"
+
 #include <sys/wait.h>
 
 #include <array>
@@ -28,5 +30,7 @@ CommandResult run_command(const std::string& command, int timeout_s) {
 }
 
 std::string baton_command() { return std::string("'") + BATON_BINARY + "'"; }
+
+std::string baton_with_cache(const TempDir& dir) { return "BATON_CACHE_DIR=" + dir.file("cache") + " " + baton_command(); }
 
 }  // namespace baton::test

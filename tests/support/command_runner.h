@@ -16,4 +16,9 @@ CommandResult run_command(const std::string& command, int timeout_s = 300);
 // The path of the built `baton` executable, quoted for the shell.
 std::string baton_command();
 
+// `baton` with its cache inside `dir` (BATON_CACHE_DIR=<dir>/cache), so each
+// test makes (and reuses) its own demo model.
+class TempDir;
+std::string baton_with_cache(const TempDir& dir);
+
 }  // namespace baton::test

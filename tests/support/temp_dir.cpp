@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace baton::test {
@@ -18,5 +20,12 @@ TempDir::~TempDir() {
 }
 
 std::string test_data(const std::string& name) { return std::string(BATON_TEST_DATA_DIR) + "/" + name; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 }  // namespace baton::test

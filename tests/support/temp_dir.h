@@ -20,4 +20,7 @@ class TempDir {
 // The path of a file in tests/data.
 std::string test_data(const std::string& name);
 
+// The whole file as bytes (empty if it cannot be read).
+std::string read_file(const std::string& path);
+
 }  // namespace baton::test
