@@ -7,6 +7,7 @@
 #include "cli/request_options.h"
 #include "coordinator/generate_job.h"
 #include "coordinator/progress_display.h"
+#include "transport/membership.h"
 
 namespace baton::cli {
 namespace {
@@ -21,7 +22,7 @@ int run_generate_command(GenerateArgs& a) {
   a.job.requests = build_requests(a.request);
   a.job.interactive = !a.no_progress && coordinator::ProgressDisplay::stderr_is_terminal();
   const auto report = coordinator::run_generate(a.job);
-  if (report.rank != 0) return report.errors.empty() ? 0 : 1;  // under mpirun rank 0 speaks for the job
+  if (transport::Membership::launcher_rank() > 0) return report.errors.empty() ? 0 : 1;  // rank 0 reports the job
   std::cerr << coordinator::format_generate_report(report);
   for (const auto& e : report.errors) std::cerr << "baton: error: " << e << "\n";
   for (const auto& p : report.written) std::cout << p << "\n";

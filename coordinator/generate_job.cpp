@@ -10,7 +10,6 @@
 #include "core/byte_size.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
-#include "transport/membership.h"
 
 namespace baton::coordinator {
 namespace fs = std::filesystem;
@@ -44,11 +43,7 @@ GenerateReport run_generate(const GenerateOptions& o) {
       if (ec) throw UsageError("cannot create the output folder " + parent.string() + " (" + ec.message() + ")");
     }
   });
-  if (!pipeline) {  // another rank of an mpirun job: rank 0 reports
-    GenerateReport report;
-    report.rank = std::max(1, transport::Membership::launcher_rank());
-    return report;
-  }
+  if (!pipeline) return {};  // another rank of an mpirun job: rank 0 reports
   RequestRunner& runner = pipeline->runner();
 
   GenerateReport report;

@@ -23,7 +23,6 @@ struct GenerateReport {
   double seconds = 0;
   std::vector<StageTiming> stages;
   std::vector<std::pair<std::string, int64_t>> peak_bytes;  // device -> peak allocated (CUDA) / max RSS (CPU)
-  int rank = 0;  // under mpirun: only rank 0's report is the job's (the others print nothing)
 };
 
 // Where each request's image goes: `output` itself for one request whose
@@ -32,6 +31,8 @@ struct GenerateReport {
 // requests.
 std::vector<std::string> output_paths(const std::string& output, const std::vector<sampling::GenerationRequest>& requests);
 
+// Under mpirun only rank 0's report is the job's; the other ranks return an
+// empty one once rank 0 is done.
 GenerateReport run_generate(const GenerateOptions& options);
 
 // The summary printed at the end: time per stage, peak memory per device.
