@@ -91,6 +91,15 @@ void attention_sweep(const BenchSettings& s, const DitBenchOptions& o, const at:
 #endif
 }
 
+// Every (graphs mode, size) row of one weight format and SDPA family.
+std::vector<std::pair<std::string, ImageSize>> graph_size_pairs(const std::vector<std::string>& modes,
+                                                                const std::vector<ImageSize>& sizes) {
+  std::vector<std::pair<std::string, ImageSize>> out;
+  for (const auto& mode : modes)
+    for (const auto& size : sizes) out.emplace_back(mode, size);
+  return out;
+}
+
 struct CallInputs {
   at::Tensor cap_feats, cap_mask, clip, t_pair;
 };
@@ -146,6 +155,8 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   validate_settings(s);
   require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
           "--captions needs two lengths (cond, uncond), e.g. 128,8");
+  for (const auto& g : o.cuda_graphs)
+    if (g != "on" && g != "off") throw UsageError("--cuda-graphs " + g + " is not on or off", "e.g. --cuda-graphs off,on");
   for (const auto& f : o.sdpa)
     if (std::find(sdpa_families().begin(), sdpa_families().end(), f) == sdpa_families().end())
       throw UsageError("--sdpa " + f + " is not a kernel family", "use auto, flash, efficient, cudnn or math");
@@ -205,6 +216,7 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   report.add_line(buf);
   report.add_column("weights", "weights", BenchReport::Format::kText);
   report.add_column("sdpa", "sdpa", BenchReport::Format::kText);
+  report.add_column("cuda_graphs", "graphs", BenchReport::Format::kText);
   report.add_column("size", "size", BenchReport::Format::kText);
   report.add_column("tokens", "tokens", BenchReport::Format::kInteger);
   report.add_column("median_ms", "median_ms", BenchReport::Format::kMs);
@@ -228,7 +240,7 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
     {
       meter.reset_peak();
       const auto load_start = std::chrono::steady_clock::now();
-      const models::NextDit dit(config, *weights, options, format);
+      models::NextDit dit(config, *weights, options, format);
       synchronize_device(device);
       summary["load_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
       summary["weight_bytes"] = dit.weight_bytes();
@@ -240,7 +252,9 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
       else summary["rel_l2_vs_dense"] = relative_l2_error(probe, reference);
       for (const auto& backend : o.sdpa) {
         select_sdpa(backend);
-        for (const auto& size : sizes) {
+        for (const auto& [graphs, size] : graph_size_pairs(o.cuda_graphs, sizes)) {
+          // A fresh cache per row: its first call (a warm-up) captures.
+          dit.capture_cuda_graphs(graphs == "on" ? 4 : 0);
           nlohmann::json row;
           try {
             row = measure_call(s, o, dit, config, device, size, gen, inputs, meter);
@@ -250,6 +264,9 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
             row = {{"size", size.str()}, {"error", what.substr(0, what.find('\n'))}};
           }
           row["sdpa"] = backend;
+          row["cuda_graphs"] = graphs;
+          if (const auto* cache = dit.blocks().cuda_graphs())
+            row["graph_replays"] = cache->replays(), row["graph_captures"] = cache->captures();
           row["weights"] = name;
           row["weight_bytes"] = summary["weight_bytes"];
           if (summary.contains("rel_l2_vs_dense")) row["rel_l2_vs_dense"] = summary["rel_l2_vs_dense"];
@@ -257,6 +274,7 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
         }
       }
       select_sdpa("auto");
+      dit.capture_cuda_graphs(0);
     }
     meter.release_cache();
     std::snprintf(buf, sizeof buf, "weights %s: %s, loaded in %.1f s (peak while loading %s)", name.c_str(),

@@ -28,6 +28,7 @@ struct DitBenchOptions {
   int64_t layers = -1;                        // main blocks to run; -1: the model's
   std::vector<std::string> weights;           // --weights: bf16,int8,fp8 (the dense entry is the compute dtype)
   bool fp8_matmul = true;                     // fp8 on the FP8 matrix units where available, else dequantised
+  std::vector<std::string> cuda_graphs{"off"};  // --cuda-graphs off,on: the blocks replayed from CUDA graphs or not
 };
 
 // auto, flash, efficient, cudnn, math.

@@ -158,6 +158,9 @@ Command add_bench_command(CLI::App& root) {
   dit_app->add_flag("--attention", dit->dit.attention_only,
                     "time only one main-block attention call per SDPA family, native GQA and repeated K/V (loads no weights)");
   dit_app->add_option("--layers", dit->dit.layers, "main blocks to run (default: all)");
+  dit_app->add_option("--cuda-graphs", dit->dit.cuda_graphs,
+                      "off, on, or off,on to compare: replay the main blocks from CUDA graphs (default off)")
+      ->delimiter(',');
   add_weights_options(dit_app, dit->dit.weights, dit->dit.fp8_matmul, "velocity");
 
   auto text = std::make_shared<BenchArgs>();

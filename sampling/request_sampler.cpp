@@ -18,7 +18,10 @@ void RequestSampler::advance(const at::Tensor& velocities) {
           "request sampler: step " + std::to_string(step_) + " expected velocities of " + std::to_string(expected) +
               " sample(s) shaped like " + format_shape(latent_.sizes().vec()) + ", got " +
               format_shape(velocities.sizes().vec()));
-  const auto v = velocities.to(at::kCPU, at::kFloat);
+  // The state follows the velocities to their device and stays there: no copy
+  // to the host (and so no wait for the GPU) between steps.
+  const auto v = velocities.to(at::kFloat);
+  if (latent_.device() != v.device()) latent_ = latent_.to(v.device());
   const auto guided = expected == 2 ? combine_guidance(v.narrow(0, 0, 1), v.narrow(0, 1, 1), guidance_) : v;
   latent_ = schedule_.step(latent_, guided, step_);
   ++step_;

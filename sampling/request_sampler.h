@@ -13,7 +13,8 @@ namespace baton::sampling {
 
 class RequestSampler {
  public:
-  // Starts from the request's seeded noise (float32, CPU), latent_channels wide.
+  // Starts from the request's seeded noise (float32, CPU), latent_channels wide;
+  // the first advance() moves the state to the velocities' device for good.
   RequestSampler(const GenerationRequest& request, int64_t latent_channels = 16);
 
   bool done() const { return step_ >= schedule_.steps(); }
@@ -23,7 +24,8 @@ class RequestSampler {
   double model_time() const { return schedule_.model_time(step_); }
   // The unconditional branch runs at this step (t < cfg_trunc).
   bool with_uncond() const { return guidance_active(guidance_, model_time()); }
-  // The state [1, C, h, w], float32 on the CPU.
+  // The state [1, C, h, w], float32, on the CPU until the first step and then
+  // on the device that computes the velocities.
   const at::Tensor& latent() const { return latent_; }
   const GuidanceParams& guidance() const { return guidance_; }
 

@@ -17,10 +17,17 @@ DitStage::DitStage(const models::NextDitConfig& config, const TensorSource& weig
 void DitStage::load_weights(const TensorSource& weights) {
   if (loaded_) return;
   if (range_.embed) embed_.emplace(config_, weights, options_, weight_format_);
-  if (range_.end > range_.begin)
+  if (range_.end > range_.begin) {
     blocks_.emplace(config_, weights, range_.begin, range_.end, options_, weight_format_);
+    blocks_->capture_cuda_graphs(cuda_graphs_);
+  }
   if (range_.head) head_.emplace(config_, weights, options_);
   loaded_ = true;
+}
+
+void DitStage::capture_cuda_graphs(size_t graphs) {
+  cuda_graphs_ = graphs;
+  if (blocks_) blocks_->capture_cuda_graphs(graphs);
 }
 
 void DitStage::drop_weights() {
@@ -74,9 +81,11 @@ models::JointSequence DitStage::embed_step(uint64_t request_id, const at::Tensor
   auto x = latent.to(options_).expand({batch, latent.size(1), latent.size(2), latent.size(3)}).contiguous();
   auto tt = at::full({batch}, t, at::TensorOptions().dtype(at::kFloat).device(options_.device()));
   const auto& rc = it->second;
-  const auto index = at::tensor(std::vector<int64_t>(branches.begin(), branches.end()),
-                                at::TensorOptions().dtype(at::kLong).device(options_.device()));
-  return embed_->forward(x, tt, rc.pooled.index_select(0, index), rc.tokens.select(branches));
+  // Narrow views, not an index tensor: an index would be copied from the host,
+  // a wait for the GPU in every step.
+  std::vector<at::Tensor> pooled;
+  for (auto b : branches) pooled.push_back(rc.pooled.narrow(0, b, 1));
+  return embed_->forward(x, tt, pooled.size() == 1 ? pooled[0] : at::cat(pooled, 0), rc.tokens.select(branches));
 }
 
 models::JointSequence DitStage::run_blocks(const models::JointSequence& in) const {

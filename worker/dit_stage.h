@@ -47,6 +47,10 @@ class DitStage {
   void load_weights(const TensorSource& weights);  // no-op when loaded
   bool weights_loaded() const { return loaded_; }
 
+  // CUDA graphs for this stage's blocks (models::DitBlocks::capture_cuda_graphs),
+  // kept across drop_weights/load_weights.
+  void capture_cuda_graphs(size_t graphs);
+
   const DitStageRange& range() const { return range_; }
   const at::TensorOptions& options() const { return options_; }
 
@@ -73,6 +77,7 @@ class DitStage {
   at::TensorOptions options_;
   WeightFormat weight_format_;
   bool loaded_ = false;
+  size_t cuda_graphs_ = 0;
   std::optional<models::DitEmbed> embed_;
   std::optional<models::DitBlocks> blocks_;
   std::optional<models::DitHead> head_;

@@ -22,17 +22,39 @@ int64_t DitBlocks::weight_bytes() const {
   return n;
 }
 
+void DitBlocks::capture_cuda_graphs(size_t graphs) {
+  graphs_ = graphs == 0 ? nullptr : std::make_unique<CapturedCalls>(graphs);
+}
+
+void DitBlocks::run_layers(const JointSequence& shape, at::Tensor& tokens, const at::Tensor& conditioning) const {
+  const auto layout = shape.layout();
+  const auto rope = rope_.joint(shape.caption_lengths, shape.grid_h, shape.grid_w, options_.device());
+  const auto silu_c = at::silu(conditioning);
+  for (const auto& layer : layers_) layer.forward(tokens, layout, rope, silu_c);
+}
+
 JointSequence DitBlocks::forward(const JointSequence& in) const {
   in.validate(config_);
   JointSequence seq = in;
-  // A copy that the blocks update in place (the residual stream).
-  seq.tokens = in.tokens.to(options_, /*non_blocking=*/false, /*copy=*/true);
   seq.conditioning = in.conditioning.to(options_);
-  if (layers_.empty()) return seq;
-  const auto layout = seq.layout();
-  const auto rope = rope_.joint(seq.caption_lengths, seq.grid_h, seq.grid_w, options_.device());
-  const auto silu_c = at::silu(seq.conditioning);
-  for (const auto& layer : layers_) layer.forward(seq.tokens, layout, rope, silu_c);
+  if (layers_.empty()) {
+    seq.tokens = in.tokens.to(options_, /*non_blocking=*/false, /*copy=*/true);
+    return seq;
+  }
+  auto tokens = in.tokens.to(options_);
+  if (graphs_ && tokens.is_cuda()) {
+    std::string key = "grid " + std::to_string(in.grid_h) + "x" + std::to_string(in.grid_w) + " captions";
+    for (auto lc : in.caption_lengths) key += " " + std::to_string(lc);
+    seq.tokens = graphs_->run(key, {tokens, seq.conditioning}, [&](const std::vector<at::Tensor>& inputs) {
+      auto residual = inputs[0].clone();  // the graph's input stays as it was
+      run_layers(in, residual, inputs[1]);
+      return std::vector<at::Tensor>{residual};
+    })[0];
+    return seq;
+  }
+  // A copy that the blocks update in place (the residual stream).
+  seq.tokens = tokens.is_same(in.tokens) ? tokens.clone() : tokens;
+  run_layers(in, seq.tokens, seq.conditioning);
   return seq;
 }
 

@@ -2,8 +2,10 @@
 // A DiT stage piece: the main blocks [begin, end) (spec A.11.5) on a joint sequence.
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <vector>
 
+#include "core/captured_calls.h"
 #include "core/tensor_source.h"
 #include "models/nextdit/joint_sequence.h"
 #include "models/nextdit/nextdit_block.h"
@@ -23,6 +25,15 @@ class DitBlocks {
   // `in` itself is left as it was.
   JointSequence forward(const JointSequence& in) const;
 
+  // From now on a CUDA forward replays a CUDA graph per sequence shape (caption
+  // lengths, grid), up to `graphs` of them: the first forward of a shape runs
+  // and is captured, later ones replay it (core/captured_calls.h). The results
+  // do not change; memory grows by one forward's intermediates (shared by the
+  // graphs) plus each graph's input and output. 0 turns graphs off again.
+  void capture_cuda_graphs(size_t graphs);
+  // The cache in use, or nullptr when graphs are off.
+  const CapturedCalls* cuda_graphs() const { return graphs_.get(); }
+
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
   // Bytes of the weights this piece holds.
@@ -34,6 +45,10 @@ class DitBlocks {
   int64_t begin_, end_;
   NextDitRope rope_;
   std::vector<NextDitBlock> layers_;
+  std::unique_ptr<CapturedCalls> graphs_;
+
+  // The layers on `tokens` (updated in place) for the sequence shape of `shape`.
+  void run_layers(const JointSequence& shape, at::Tensor& tokens, const at::Tensor& conditioning) const;
 };
 
 }  // namespace baton::models

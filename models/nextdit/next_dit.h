@@ -52,6 +52,9 @@ class NextDit {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& clip_pooled,
                      const CaptionTokens& captions) const;
 
+  // CUDA graphs for the main blocks (DitBlocks::capture_cuda_graphs).
+  void capture_cuda_graphs(size_t graphs) { blocks_.capture_cuda_graphs(graphs); }
+
   const DitEmbed& embed() const { return embed_; }
   const DitBlocks& blocks() const { return blocks_; }
   const DitHead& head() const { return head_; }

@@ -123,6 +123,28 @@ TEST(NextDit, CaptionPaddingChangesNothing) {
   EXPECT_TRUE(at::equal(dit.forward(g.x, g.t, g.clip, padded), ref));
 }
 
+TEST(NextDit, CudaGraphsGiveTheSameVelocitiesBitForBit) {
+  if (!CapturedCalls::supported(at::Device(at::kCUDA, 0)) || !at::hasCUDA())
+    GTEST_SKIP() << "needs CUDA (runs in the GPU host's ctest)";
+  Golden g;
+  const auto bf16 = at::TensorOptions().device(at::kCUDA, 0).dtype(at::kBFloat16);
+  const NextDit eager(g.config, g.weights, bf16);
+  NextDit graphed(g.config, g.weights, bf16);
+  graphed.capture_cuda_graphs(2);
+  auto on_gpu = [](const at::Tensor& t) { return t.to(at::kCUDA); };
+  const auto captions = eager.embed().encode_captions(on_gpu(g.cap_feats), on_gpu(g.cap_mask));
+  for (const double t : {0.2, 0.7, 0.9}) {  // the first call captures, the others replay with new inputs
+    const auto x = on_gpu(g.x) * (1.0 - t);
+    const auto tt = at::full({g.x.size(0)}, t, at::TensorOptions().device(at::kCUDA, 0).dtype(at::kFloat));
+    const auto want = eager.forward(x, tt, on_gpu(g.clip), captions);
+    const auto got = graphed.forward(x, tt, on_gpu(g.clip), captions);
+    EXPECT_TRUE(got.equal(want)) << "t = " << t << ": relative L2 " << relative_l2_error(got, want);
+  }
+  ASSERT_NE(graphed.blocks().cuda_graphs(), nullptr);
+  EXPECT_EQ(graphed.blocks().cuda_graphs()->captures(), 1);
+  EXPECT_EQ(graphed.blocks().cuda_graphs()->replays(), 2);
+}
+
 TEST(NextDit, RefusesWrongInputShapesWithClearErrors) {
   Golden g;
   const NextDit dit(g.config, g.weights, kF32);
