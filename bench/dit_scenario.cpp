@@ -10,6 +10,7 @@
 #include "bench/bench_timer.h"
 #include "bench/peak_memory_meter.h"
 #include "core/byte_size.h"
+#include "core/captured_calls.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -162,6 +163,9 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
       throw UsageError("--sdpa " + f + " is not a kernel family", "use auto, flash, efficient, cudnn or math");
   const auto device = bench_device(s);
   const auto dtype = bench_dtype(s, device);
+  if (std::find(o.cuda_graphs.begin(), o.cuda_graphs.end(), "on") != o.cuda_graphs.end() &&
+      !CapturedCalls::supported(device))
+    throw UsageError("--cuda-graphs on needs a CUDA device (and a build with CUDA), not " + device.str());
   const BenchModel model(s);
   NextDitConfig config = model.configs().dit;
   if (o.layers >= 0) config.n_layers = o.layers;

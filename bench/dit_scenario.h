@@ -25,6 +25,7 @@ struct DitBenchOptions {
   std::vector<int64_t> captions{128, 8};      // cond, uncond caption tokens
   std::vector<std::string> sdpa{"auto"};      // SDPA kernel families to compare (libtorch 2.5+ for all but auto)
   bool attention_only = false;
+  bool breakdown = false;                     // one block's parts instead (bench/dit_block_breakdown.h)
   int64_t layers = -1;                        // main blocks to run; -1: the model's
   std::vector<std::string> weights;           // --weights: bf16,int8,fp8 (the dense entry is the compute dtype)
   bool fp8_matmul = true;                     // fp8 on the FP8 matrix units where available, else dequantised

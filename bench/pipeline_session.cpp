@@ -122,10 +122,12 @@ void PipelineSession::describe(BenchReport& report) const {
   info["plan_stages"] = stages;
   info["open_seconds"] = open_seconds_;
   info["warmup"] = settings_.warmup;
-  report.add_line(fmt::format("model {}{}, {}x{}, {} steps, cfg {}; pipeline opened (plan, load) in {:.1f} s",
+  info["cuda_graphs"] = settings_.pipeline.cuda_graphs;
+  report.add_line(fmt::format("model {}{}, {}x{}, {} steps, cfg {}{}; pipeline opened (plan, load) in {:.1f} s",
                               settings_.pipeline.model,
                               plan.model().preset().empty() ? "" : " (" + plan.model().preset() + ")", r.width,
-                              r.height, r.steps, r.cfg_scale, open_seconds_));
+                              r.height, r.steps, r.cfg_scale, settings_.pipeline.cuda_graphs ? ", CUDA graphs" : "",
+                              open_seconds_));
   report.add_line("stages: " + stages);
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "bench/calibration.h"
+#include "bench/dit_block_breakdown.h"
 #include "bench/dit_scenario.h"
 #include "bench/image_scenario.h"
 #include "bench/memory_scenario.h"
@@ -157,6 +158,9 @@ Command add_bench_command(CLI::App& root) {
       ->delimiter(',');
   dit_app->add_flag("--attention", dit->dit.attention_only,
                     "time only one main-block attention call per SDPA family, native GQA and repeated K/V (loads no weights)");
+  dit_app->add_flag("--breakdown", dit->dit.breakdown,
+                    "time one main block and its parts instead: matrix products, attention, and the rest (norms, "
+                    "modulation, RoPE): what fused kernels could save");
   dit_app->add_option("--layers", dit->dit.layers, "main blocks to run (default: all)");
   dit_app->add_option("--cuda-graphs", dit->dit.cuda_graphs,
                       "off, on, or off,on to compare: replay the main blocks from CUDA graphs (default off)")
@@ -220,6 +224,7 @@ Command add_bench_command(CLI::App& root) {
       return emit(bench::run_throughput_bench(pipeline_bench_settings(*throughput)), throughput->output);
     if (dit_app->parsed()) {
       dit->dit.sizes = parse_sizes(dit->sizes);
+      if (dit->dit.breakdown) return emit(bench::run_dit_block_breakdown(dit->settings, dit->dit), dit->output);
       return emit(bench::run_dit_bench(dit->settings, dit->dit), dit->output);
     }
     if (text_app->parsed()) {

@@ -83,6 +83,9 @@ void add_pipeline_options(CLI::App* app, coordinator::PipelineOptions& o) {
       ->default_val(2)
       ->check(CLI::IsMember({1, 2}));
   app->add_option("--max-in-flight", o.max_in_flight, "requests in the pipeline at once (default: stages + 1)");
+  app->add_flag("--cuda-graphs", o.cuda_graphs,
+               "replay the DiT blocks of each step from CUDA graphs (one captured per request shape): fewer "
+               "kernel launches, same images; pays at small sizes (docs/performance.md)");
   app->add_option("--trace", o.trace_file,
                   "append a JSON line per message each stage handled (stage, request, step, start and end in us)");
 }

@@ -70,6 +70,13 @@ partition::pb::Plan make_pipeline_plan(const PipelineOptions& o, const PlannedSi
   return partition::make_plan(configs, w, inventory, partition::DeviceSpeeds(), po);
 }
 
+StageRuntimeOptions stage_runtime_options(const PipelineOptions& o) {
+  StageRuntimeOptions r;
+  // A graph per request shape in flight: room for both CFG variants of several requests.
+  if (o.cuda_graphs) r.dit_cuda_graphs = 8;
+  return r;
+}
+
 namespace {
 
 int64_t max_rss_bytes() {
@@ -96,7 +103,7 @@ class LocalPipeline : public Pipeline {
       : Pipeline(size), model_(std::move(model)), plan_(std::move(plan)) {
     std::vector<std::unique_ptr<worker::StageWorker>> workers;
     for (const auto& device : plan_devices(plan_))
-      if (auto w = assemble_worker(*model_, plan_, device)) {
+      if (auto w = assemble_worker(*model_, plan_, device, stage_runtime_options(o))) {
         workers.push_back(std::move(w));
         devices_.push_back(device);
       }

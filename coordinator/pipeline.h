@@ -33,6 +33,7 @@ struct PipelineOptions {
   int64_t microbatch = 2;            // 2 = both CFG branches per microbatch, 1 = one
   size_t max_in_flight = 0;          // 0 = enough to keep every stage busy
   std::string trace_file;            // JSON lines: start and end of every message each stage handled
+  bool cuda_graphs = false;          // DiT stages on CUDA replay their blocks from CUDA graphs
 };
 
 // The largest request a pipeline is planned for (memory grows with the size).

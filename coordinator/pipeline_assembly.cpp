@@ -111,12 +111,12 @@ nlohmann::json plan_summary(const Plan& plan) {
 }
 
 std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const Plan& plan,
-                                                     const std::string& device) {
-  return assemble_worker(FolderStageModel(model), plan, device);
+                                                     const std::string& device, const StageRuntimeOptions& runtime) {
+  return assemble_worker(FolderStageModel(model), plan, device, runtime);
 }
 
 std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, const Plan& plan,
-                                                     const std::string& device) {
+                                                     const std::string& device, const StageRuntimeOptions& runtime) {
   check_runnable(plan);
   auto w = std::make_unique<worker::StageWorker>(pipeline_shape(plan));
   bool any = false;
@@ -215,6 +215,7 @@ std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, co
                  range.embed ? ", embed" : "", range.head ? ", head" : "", weight_format_name(format));
     auto stage =
         std::make_shared<worker::DitStage>(model.transformer_config(), *dit_weights, range, options_of(s), format);
+    stage->capture_cuda_graphs(runtime.dit_cuda_graphs);
     w->host_dit(static_cast<int64_t>(i), stage);
     dits_here.push_back(stage);
     any = true;

@@ -15,14 +15,24 @@
 
 namespace baton::coordinator {
 
+// How the stages run, beyond the plan's placement (the same on every rank).
+struct StageRuntimeOptions {
+  size_t dit_cuda_graphs = 0;  // CUDA graphs per DiT stage's blocks (worker::DitStage), 0 = none
+};
+struct PipelineOptions;
+// What a pipeline's options ask of the stages (coordinator/pipeline.cpp).
+StageRuntimeOptions stage_runtime_options(const PipelineOptions& o);
+
 // The stages of the plan on `device` ("cuda:0", "cpu"), as one worker. The
 // text stage goes to the device of the plan's first text stage (a Gemma split
 // over two text stages becomes the text stage's two-device split); DiT stages
 // are numbered in plan order. Returns nullptr when the plan puts nothing there.
 std::unique_ptr<worker::StageWorker> assemble_worker(const StageModel& model, const partition::pb::Plan& plan,
-                                                     const std::string& device);
+                                                     const std::string& device,
+                                                     const StageRuntimeOptions& runtime = {});
 std::unique_ptr<worker::StageWorker> assemble_worker(const io::ModelFolder& model, const partition::pb::Plan& plan,
-                                                     const std::string& device);
+                                                     const std::string& device,
+                                                     const StageRuntimeOptions& runtime = {});
 
 // Under mpirun plan devices are named r<rank>/<device> (docs/distributed.md):
 // "r2/cuda:0" -> {2, "cuda:0"}; nullopt for a name without that prefix. In

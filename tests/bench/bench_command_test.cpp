@@ -51,6 +51,24 @@ TEST(BenchCommand, DitTimesTheGuidedCallOfTheTinyModel) {
     EXPECT_TRUE(has(r, text)) << text << "\n" << r.output;
 }
 
+TEST(BenchCommand, DitBreakdownSplitsOneBlockIntoItsParts) {
+  TempDir dir;
+  const auto j = bench_json(dir, "dit --breakdown" + kTinyCpu + " --size 64x64");
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["benchmark"], "nextdit_block_breakdown");
+  EXPECT_EQ(j["rows"], (128 + 16) + (8 + 16));  // both CFG samples: captions + (64 / 16)^2 image tokens each
+  ASSERT_EQ(j["results"].size(), 4u);
+  EXPECT_EQ(j["results"][0]["part"], "whole block");
+  EXPECT_EQ(j["results"][0]["share"], 1.0);
+  double parts = 0;
+  for (size_t i = 1; i < 4; ++i) {
+    if (i < 3) EXPECT_GT(j["results"][i]["median_ms"].get<double>(), 0) << j["results"][i]["part"];
+    parts += j["results"][i]["median_ms"].get<double>();
+  }
+  EXPECT_NEAR(parts, j["results"][0]["median_ms"].get<double>(), 1e-9);
+  EXPECT_GT(j["rest_min_bytes"].get<double>(), 0);
+}
+
 TEST(BenchCommand, TextEncodesWithBothEncoders) {
   TempDir dir;
   const auto j = bench_json(dir, "text" + kTinyCpu);
@@ -150,6 +168,10 @@ TEST(BenchCommand, UsageMistakesExitTwo) {
   EXPECT_TRUE(has(r, "--calibrate")) << r.output;
   EXPECT_EQ(run_command(baton_command() + " bench dit --preset tiny --device cpu --size 100x100").exit_code, 2);
   EXPECT_EQ(run_command(baton_command() + " bench dit --preset tiny --device cpu --sdpa fast").exit_code, 2);
+  r = run_command(baton_command() + " bench dit --preset tiny --device cpu --cuda-graphs on");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(has(r, "--cuda-graphs on needs a CUDA device")) << r.output;
+  EXPECT_EQ(run_command(baton_command() + " bench dit --preset tiny --device cpu --cuda-graphs maybe").exit_code, 2);
   EXPECT_EQ(run_command(baton_command() + " bench memory --preset tiny --device cpu --stages unet").exit_code, 2);
   EXPECT_EQ(run_command(baton_command() + " bench text --device gpu:0").exit_code, 2);
   r = run_command(baton_command() + " bench --help");

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <ATen/Context.h>
+
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -41,6 +44,24 @@ TEST(Generate, SameSeedTwiceGivesByteIdenticalPngs) {
                            dir.file("c.png"));
   ASSERT_EQ(other.exit_code, 0) << other.output;
   EXPECT_NE(read_file(dir.file("a.png")), read_file(dir.file("c.png")));
+}
+
+TEST(Generate, CudaGraphsGiveByteIdenticalPngsOnAGpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "needs CUDA (runs in the GPU host's ctest)";
+  TempDir dir;
+  for (const std::string graphs : {"", " --cuda-graphs"}) {
+    // Two prompts of different lengths: a graph captured per request, replayed at its later steps.
+    for (const char* prompt : {"1girl, smile", "a knight in the rain at night, oil painting"}) {
+      const std::string name = std::string(graphs.empty() ? "eager" : "graphs") + std::to_string(std::strlen(prompt));
+      auto r = run_command(baton_with_cache(dir) + " generate --model demo --devices cuda:0 --seed 3 --prompt '" + prompt +
+                           "'" + kSmall + graphs + " -o " + dir.file(name + ".png"));
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+    }
+  }
+  for (const char* prompt : {"1girl, smile", "a knight in the rain at night, oil painting"}) {
+    const auto n = std::to_string(std::strlen(prompt));
+    EXPECT_EQ(read_file(dir.file("eager" + n + ".png")), read_file(dir.file("graphs" + n + ".png"))) << prompt;
+  }
 }
 
 TEST(Generate, PromptFileMakesOneImagePerLineAndPrintsRandomSeeds) {

@@ -11,4 +11,7 @@ scripts/setup.sh --build-dir "$build" > "$build.setup.log" 2>&1 || { tail -50 "$
 grep -E "baton .*torch|CUDA|NCCL" "$build.setup.log" | head -5 || true
 echo "build: $(( $(date +%s) - start )) s"
 "$build/cli/baton" --version
-ctest --test-dir "$build" --output-on-failure -j8 2>&1 | tail -15
+status=0
+ctest --test-dir "$build" --output-on-failure -j8 > "$build.ctest.log" 2>&1 || status=$?
+grep -E "tests passed|tests failed|\(Failed\)|\(Skipped\)|Total Test time" "$build.ctest.log" || true
+exit $status
