@@ -2,14 +2,12 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 
 #include "bench/bench_timer.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "core/fused_ops.h"
 #include "core/torch_compat.h"
 #include "models/nextdit/dit_blocks.h"
 
@@ -18,7 +16,6 @@ namespace baton::bench {
 BenchReport run_dit_block_breakdown(const BenchSettings& settings, const DitBenchOptions& o) {
   BenchSettings s = settings;
   validate_settings(s);
-  check_on_off("--fused-kernels", o.fused_kernels);
   require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
           "--captions needs two lengths (cond, uncond), e.g. 128,8");
   const auto device = bench_device(s);
@@ -45,11 +42,12 @@ BenchReport run_dit_block_breakdown(const BenchSettings& settings, const DitBenc
   report.add_line("one main block at " + size.str() + " (" + std::to_string(rows) + " rows: captions " +
                   std::to_string(o.captions[0]) + " + " + std::to_string(o.captions[1]) + ", both CFG samples), " +
                   dtype_name(dtype) + " on " + device.str() + "; x " + std::to_string(c.n_layers) + " for the call");
-  report.add_column("fused_kernels", "fused", BenchReport::Format::kText);
   report.add_column("part", "part", BenchReport::Format::kText);
   report.add_column("median_ms", "ms", BenchReport::Format::kMs);
   report.add_column("share", "share", BenchReport::Format::kFixed2);
   report.add_column("call_ms", "x_blocks_ms", BenchReport::Format::kMs);
+
+  const auto whole = time_calls(device, s.warmup, s.iters, [&] { block.forward(seq); }).median_ms();
 
   // The products of the block on its shapes (weights [out, in] as stored).
   auto x = at::randn({rows, d}, gen).to(options);
@@ -78,21 +76,14 @@ BenchReport run_dit_block_breakdown(const BenchSettings& settings, const DitBenc
                            for (const auto& [q, k, v] : per_sample) compat::attention(q, k, v, at::Tensor(), scale);
                          }).median_ms();
 
-  const bool fused_default = fused::enabled();
-  for (const auto& mode : fused_modes(o)) {
-    fused::set_enabled(mode == "on");
-    const auto whole = time_calls(device, s.warmup, s.iters, [&] { block.forward(seq); }).median_ms();
-    const std::string shown = fused::compiled_in() && device.is_cuda() ? mode : "n/a";
-    auto row = [&](const std::string& part, double ms) {
-      report.add_row({{"fused_kernels", shown}, {"part", part}, {"median_ms", ms}, {"share", ms / whole},
-                      {"call_ms", ms * c.n_layers}});
-    };
-    row("whole block", whole);
-    row("matrix products", gemm);
-    row("attention", attention);
-    row("rest (norms, modulation, RoPE, gate, adds)", whole - gemm - attention);
-  }
-  fused::set_enabled(fused_default);
+  const double rest = whole - gemm - attention;
+  auto row = [&](const std::string& part, double ms) {
+    report.add_row({{"part", part}, {"median_ms", ms}, {"share", ms / whole}, {"call_ms", ms * c.n_layers}});
+  };
+  row("whole block", whole);
+  row("matrix products", gemm);
+  row("attention", attention);
+  row("rest (norms, modulation, RoPE, gate, adds)", rest);
   // What the rest must move at least: the residual stream read and written
   // once per norm (4), q|k once in float32 for RoPE, the FFN gate once.
   const double elem = static_cast<double>(at::elementSize(dtype));

@@ -11,7 +11,6 @@
 #include "bench/peak_memory_meter.h"
 #include "core/byte_size.h"
 #include "core/captured_calls.h"
-#include "core/fused_ops.h"
 #include "core/device_memory.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -93,17 +92,12 @@ void attention_sweep(const BenchSettings& s, const DitBenchOptions& o, const at:
 #endif
 }
 
-struct RowSetup {
-  std::string fused, graphs;
-  ImageSize size;
-};
-
-// Every (fused kernels, graphs, size) row of one weight format and SDPA family.
-std::vector<RowSetup> row_setups(const DitBenchOptions& o, const std::vector<ImageSize>& sizes) {
-  std::vector<RowSetup> out;
-  for (const auto& fused : fused_modes(o))
-    for (const auto& graphs : o.cuda_graphs)
-      for (const auto& size : sizes) out.push_back({fused, graphs, size});
+// Every (graphs mode, size) row of one weight format and SDPA family.
+std::vector<std::pair<std::string, ImageSize>> graph_size_pairs(const std::vector<std::string>& modes,
+                                                                const std::vector<ImageSize>& sizes) {
+  std::vector<std::pair<std::string, ImageSize>> out;
+  for (const auto& mode : modes)
+    for (const auto& size : sizes) out.emplace_back(mode, size);
   return out;
 }
 
@@ -151,16 +145,6 @@ nlohmann::json measure_call(const BenchSettings& s, const DitBenchOptions& o, co
 
 }  // namespace
 
-void check_on_off(const std::string& option, const std::vector<std::string>& modes) {
-  for (const auto& m : modes)
-    if (m != "on" && m != "off") throw UsageError(option + " " + m + " is not on or off", "e.g. " + option + " off,on");
-}
-
-std::vector<std::string> fused_modes(const DitBenchOptions& o) {
-  if (!o.fused_kernels.empty()) return o.fused_kernels;
-  return {fused::enabled() ? "on" : "off"};
-}
-
 const std::vector<std::string>& sdpa_families() {
   static const std::vector<std::string> names{"auto", "flash", "efficient", "cudnn", "math"};
   return names;
@@ -172,8 +156,8 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   validate_settings(s);
   require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
           "--captions needs two lengths (cond, uncond), e.g. 128,8");
-  check_on_off("--cuda-graphs", o.cuda_graphs);
-  check_on_off("--fused-kernels", o.fused_kernels);
+  for (const auto& g : o.cuda_graphs)
+    if (g != "on" && g != "off") throw UsageError("--cuda-graphs " + g + " is not on or off", "e.g. --cuda-graphs off,on");
   for (const auto& f : o.sdpa)
     if (std::find(sdpa_families().begin(), sdpa_families().end(), f) == sdpa_families().end())
       throw UsageError("--sdpa " + f + " is not a kernel family", "use auto, flash, efficient, cudnn or math");
@@ -236,7 +220,6 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   report.add_line(buf);
   report.add_column("weights", "weights", BenchReport::Format::kText);
   report.add_column("sdpa", "sdpa", BenchReport::Format::kText);
-  report.add_column("fused_kernels", "fused", BenchReport::Format::kText);
   report.add_column("cuda_graphs", "graphs", BenchReport::Format::kText);
   report.add_column("size", "size", BenchReport::Format::kText);
   report.add_column("tokens", "tokens", BenchReport::Format::kInteger);
@@ -251,7 +234,6 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   if (!eight_bit.empty()) report.add_column("rel_l2_vs_dense", "rel_l2_vs_dense", BenchReport::Format::kScientific);
 
   // The dense model first (the reference), then each 8-bit format, one loaded at a time.
-  const bool fused_default = fused::enabled();
   std::vector<WeightFormat> formats{WeightFormat::kFp32};  // dense: in the compute dtype
   formats.insert(formats.end(), eight_bit.begin(), eight_bit.end());
   auto summaries = nlohmann::json::array();
@@ -274,8 +256,7 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
       else summary["rel_l2_vs_dense"] = relative_l2_error(probe, reference);
       for (const auto& backend : o.sdpa) {
         select_sdpa(backend);
-        for (const auto& [fused_mode, graphs, size] : row_setups(o, sizes)) {
-          fused::set_enabled(fused_mode == "on");
+        for (const auto& [graphs, size] : graph_size_pairs(o.cuda_graphs, sizes)) {
           // A fresh cache per row: its first call (a warm-up) captures.
           dit.capture_cuda_graphs(graphs == "on" ? 4 : 0);
           nlohmann::json row;
@@ -288,7 +269,6 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
           }
           row["sdpa"] = backend;
           row["cuda_graphs"] = graphs;
-          row["fused_kernels"] = fused::compiled_in() && device.is_cuda() ? fused_mode : "n/a";
           if (const auto* cache = dit.blocks().cuda_graphs())
             row["graph_replays"] = cache->replays(), row["graph_captures"] = cache->captures();
           row["weights"] = name;
@@ -299,7 +279,6 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
       }
       select_sdpa("auto");
       dit.capture_cuda_graphs(0);
-      fused::set_enabled(fused_default);
     }
     meter.release_cache();
     std::snprintf(buf, sizeof buf, "weights %s: %s, loaded in %.1f s (peak while loading %s)", name.c_str(),

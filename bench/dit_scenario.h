@@ -30,14 +30,7 @@ struct DitBenchOptions {
   std::vector<std::string> weights;           // --weights: bf16,int8,fp8 (the dense entry is the compute dtype)
   bool fp8_matmul = true;                     // fp8 on the FP8 matrix units where available, else dequantised
   std::vector<std::string> cuda_graphs{"off"};  // --cuda-graphs off,on: the blocks replayed from CUDA graphs or not
-  std::vector<std::string> fused_kernels;       // --fused-kernels off,on: core/fused_ops.h kernels or libtorch
-                                                // ops; empty: as configured (BATON_FUSED_KERNELS)
 };
-
-// Throws UsageError unless every mode is "on" or "off".
-void check_on_off(const std::string& option, const std::vector<std::string>& modes);
-// The --fused-kernels modes to run: as given, or the current setting.
-std::vector<std::string> fused_modes(const DitBenchOptions& options);
 
 // auto, flash, efficient, cudnn, math.
 const std::vector<std::string>& sdpa_families();

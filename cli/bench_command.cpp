@@ -158,10 +158,6 @@ Command add_bench_command(CLI::App& root) {
       ->delimiter(',');
   dit_app->add_flag("--attention", dit->dit.attention_only,
                     "time only one main-block attention call per SDPA family, native GQA and repeated K/V (loads no weights)");
-  dit_app->add_option("--fused-kernels", dit->dit.fused_kernels,
-                      "on (default where built), off, or off,on to compare: baton's fused norm/RoPE/gate kernels or "
-                      "libtorch's ops")
-      ->delimiter(',');
   dit_app->add_flag("--breakdown", dit->dit.breakdown,
                     "time one main block and its parts instead: matrix products, attention, and the rest (norms, "
                     "modulation, RoPE): what fused kernels could save");

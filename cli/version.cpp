@@ -5,7 +5,6 @@
 
 #include "cli/command.h"
 #include "core/build_info.h"
-#include "core/fused_ops.h"
 #include "core/torch_compat.h"
 #include "transport/backend_support.h"
 
@@ -20,8 +19,6 @@ void print_version() {
     const int gpus = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
     std::cout << "CUDA: compiled in, " << (gpus > 0 ? "usable: " + std::to_string(gpus) + " device(s)"
                                                     : std::string("no usable device"))
-              << (fused::compiled_in() ? std::string(", baton's fused kernels ") + (fused::enabled() ? "on" : "off (BATON_FUSED_KERNELS=0)")
-                                       : std::string(", no fused kernels (built without nvcc)"))
               << "\n";
   }
   bool usable = false;

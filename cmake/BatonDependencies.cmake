@@ -37,20 +37,6 @@ if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES OR CUDA_FOUND)
   set(BATON_WITH_CUDA ON)
 endif()
 
-# baton's own CUDA kernels (core/fused_ops_cuda.cu) need nvcc next to the CUDA
-# libtorch; without it the DiT runs libtorch's ops instead (same results).
-set(BATON_WITH_FUSED_KERNELS OFF)
-if(BATON_WITH_CUDA AND NOT BATON_NO_FUSED_KERNELS)
-  include(CheckLanguage)
-  check_language(CUDA)
-  if(CMAKE_CUDA_COMPILER)
-    enable_language(CUDA)
-    set(BATON_WITH_FUSED_KERNELS ON)
-    # Turing to Hopper: the small cards baton is for, and the H100/H200 it is measured on.
-    set(BATON_CUDA_ARCHITECTURES "75;80;86;89;90" CACHE STRING "GPU architectures baton's CUDA kernels are built for")
-  endif()
-endif()
-
 # NCCL: only meaningful with CUDA; headers and library from the wheel (CPATH /
 # LIBRARY_PATH set by .gpu/env.sh) or a system install.
 set(BATON_WITH_NCCL OFF)
@@ -104,5 +90,4 @@ if(CCACHE_PROGRAM)
 endif()
 
 message(STATUS "baton ${PROJECT_VERSION} (${BATON_GIT_VERSION}): torch ${Torch_VERSION}, "
-               "CUDA ${BATON_WITH_CUDA} (own kernels ${BATON_WITH_FUSED_KERNELS}), NCCL ${BATON_WITH_NCCL}, "
-               "MPI ${BATON_WITH_MPI}")
+               "CUDA ${BATON_WITH_CUDA}, NCCL ${BATON_WITH_NCCL}, MPI ${BATON_WITH_MPI}")

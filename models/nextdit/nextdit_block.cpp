@@ -1,30 +1,18 @@
 #include "models/nextdit/nextdit_block.h"
 
 #include <cmath>
-#include <optional>
-#include <vector>
 
 #include "core/error.h"
-#include "core/fused_ops.h"
 #include "core/torch_compat.h"
 #include "models/nextdit/nextdit_rope.h"
 
 namespace baton::models {
 namespace {
 
-// The end row of each sample, for the fused kernels (nullopt: too many samples for them).
-std::optional<std::vector<int64_t>> fused_row_ends(const at::Tensor& x, const TokenLayout& layout) {
-  if (!fused::available(x) || layout.batch() > 8 || !x.is_contiguous()) return std::nullopt;
-  std::vector<int64_t> ends;
-  for (int64_t b = 0; b < layout.batch(); ++b) ends.push_back(layout.offsets[b] + layout.lengths[b]);
-  return ends;
-}
-
 // RMSNorm of packed rows with a weight per sample ([B, D]) or one for all ([D]).
 // Modulation (1 + scale) is folded into the per-sample weight, so a norm and its
 // modulation are one pass.
 at::Tensor norm_rows(const at::Tensor& x, const TokenLayout& layout, const at::Tensor& w, double eps) {
-  if (const auto ends = fused_row_ends(x, layout)) return fused::rms_norm_rows(x, *ends, w, eps);
   if (w.dim() == 1) return compat::rms_norm(x, w, eps);
   if (layout.batch() == 1) return compat::rms_norm(x, w.select(0, 0), eps);
   std::vector<at::Tensor> parts;
@@ -35,10 +23,6 @@ at::Tensor norm_rows(const at::Tensor& x, const TokenLayout& layout, const at::T
 
 // x += RMSNorm(y) * w, the sandwich norm with the tanh gate folded into w.
 void add_normed_(at::Tensor& x, const at::Tensor& y, const TokenLayout& layout, const at::Tensor& w, double eps) {
-  if (const auto ends = fused_row_ends(x, layout); ends && y.is_contiguous()) {
-    fused::add_rms_norm_rows_(x, y, *ends, w, eps);
-    return;
-  }
   if (w.dim() == 1) {
     x.add_(compat::rms_norm(y, w, eps));
     return;
@@ -131,10 +115,6 @@ at::Tensor NextDitBlock::attention(const at::Tensor& h, const TokenLayout& layou
   auto v = w_v_.apply(h).view({rows, kv_heads_, head_dim_});
   // q/k RMSNorm (statistics in float32) and RoPE in float32 (A.8) on q and k
   // together, then one cast each back to the activation dtype.
-  if (qk_norm_.defined() && fused::available(qk) && qk.is_contiguous() && rope.is_contiguous()) {
-    const auto [q, k] = fused::qk_norm_rope(qk, heads_, qk_norm_, rope, eps_);
-    return w_out_.apply(attend(q, k, v, layout));
-  }
   at::Tensor qkf = qk_norm_.defined() ? compat::rms_norm(qk, at::Tensor(), eps_) * qk_norm_ : qk.to(at::kFloat);
   apply_rope_(qkf, rope);
   auto q = qkf.narrow(1, 0, heads_).to(dtype_);
@@ -146,13 +126,8 @@ at::Tensor NextDitBlock::feed_forward(const at::Tensor& h) const {
   // Two GEMMs with contiguous outputs, so SiLU and the product run in place
   // on contiguous memory (vectorised elementwise kernels).
   auto y = w1_.apply(h);
-  const auto gate = w3_.apply(h);
-  if (fused::available(y) && y.is_contiguous() && gate.is_contiguous()) {
-    fused::silu_mul_(y, gate);
-  } else {
-    at::silu_(y);
-    y.mul_(gate);
-  }
+  at::silu_(y);
+  y.mul_(w3_.apply(h));
   return w2_.apply(y);
 }
 

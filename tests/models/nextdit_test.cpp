@@ -6,7 +6,6 @@
 #include <set>
 
 #include "core/error.h"
-#include "core/fused_ops.h"
 #include "core/tensor_metrics.h"
 #include "io/safetensors_file.h"
 #include "models/nextdit/next_dit.h"
@@ -144,27 +143,6 @@ TEST(NextDit, CudaGraphsGiveTheSameVelocitiesBitForBit) {
   ASSERT_NE(graphed.blocks().cuda_graphs(), nullptr);
   EXPECT_EQ(graphed.blocks().cuda_graphs()->captures(), 1);
   EXPECT_EQ(graphed.blocks().cuda_graphs()->replays(), 2);
-}
-
-TEST(NextDit, FusedKernelsKeepTheVelocityOnCuda) {
-  if (!fused::compiled_in() || !at::hasCUDA()) GTEST_SKIP() << "needs CUDA and baton's kernels (GPU host's ctest)";
-  Golden g;
-  const auto bf16 = at::TensorOptions().device(at::kCUDA, 0).dtype(at::kBFloat16);
-  const NextDit dit(g.config, g.weights, bf16);
-  auto on_gpu = [](const at::Tensor& t) { return t.to(at::kCUDA); };
-  auto velocity = [&](bool fused_on) {
-    fused::set_enabled(fused_on);
-    return dit.forward(on_gpu(g.x), on_gpu(g.t), on_gpu(g.cap_feats), on_gpu(g.cap_mask), on_gpu(g.clip)).cpu();
-  };
-  const auto unfused = velocity(false);
-  const auto with_kernels = velocity(true);
-  const double between = relative_l2_error(with_kernels, unfused);
-  const double err_fused = relative_l2_error(with_kernels, g.ref), err_unfused = relative_l2_error(unfused, g.ref);
-  EXPECT_LT(between, 1e-2);
-  EXPECT_LT(err_fused, 1.25 * err_unfused + 1e-3) << "bf16 against the float32 reference";
-  RecordProperty("rel_l2_fused_vs_unfused", std::to_string(between));
-  RecordProperty("rel_l2_fused_vs_reference", std::to_string(err_fused));
-  RecordProperty("rel_l2_unfused_vs_reference", std::to_string(err_unfused));
 }
 
 TEST(NextDit, RefusesWrongInputShapesWithClearErrors) {
