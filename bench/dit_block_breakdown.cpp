@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -16,8 +17,7 @@ namespace baton::bench {
 BenchReport run_dit_block_breakdown(const BenchSettings& settings, const DitBenchOptions& o) {
   BenchSettings s = settings;
   validate_settings(s);
-  require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
-          "--captions needs two lengths (cond, uncond), e.g. 128,8");
+  require_caption_pair(o);
   const auto device = bench_device(s);
   const auto dtype = bench_dtype(s, device);
   const BenchModel model(s);

@@ -145,6 +145,11 @@ nlohmann::json measure_call(const BenchSettings& s, const DitBenchOptions& o, co
 
 }  // namespace
 
+void require_caption_pair(const DitBenchOptions& o) {
+  require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
+          "--captions needs two lengths (cond, uncond), e.g. 128,8");
+}
+
 const std::vector<std::string>& sdpa_families() {
   static const std::vector<std::string> names{"auto", "flash", "efficient", "cudnn", "math"};
   return names;
@@ -154,8 +159,7 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   BenchSettings s = settings;
   const auto eight_bit = eight_bit_formats(o.weights, s);
   validate_settings(s);
-  require(o.captions.size() == 2 && o.captions[0] >= 1 && o.captions[1] >= 1,
-          "--captions needs two lengths (cond, uncond), e.g. 128,8");
+  require_caption_pair(o);
   for (const auto& g : o.cuda_graphs)
     if (g != "on" && g != "off") throw UsageError("--cuda-graphs " + g + " is not on or off", "e.g. --cuda-graphs off,on");
   for (const auto& f : o.sdpa)

@@ -32,6 +32,9 @@ struct DitBenchOptions {
   std::vector<std::string> cuda_graphs{"off"};  // --cuda-graphs off,on: the blocks replayed from CUDA graphs or not
 };
 
+// Throws Error unless --captions names two positive lengths (cond, uncond).
+void require_caption_pair(const DitBenchOptions& options);
+
 // auto, flash, efficient, cudnn, math.
 const std::vector<std::string>& sdpa_families();
 

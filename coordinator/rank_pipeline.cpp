@@ -190,7 +190,9 @@ std::optional<RankParts> start(const transport::Membership& m, const PipelineOpt
         if (const int64_t budget = budget_of(p.plan, p.device_id); budget > 0) cap_device_memory(d, budget);
         reset_peak_memory(d);
       }
-      auto loading = std::async(std::launch::async, [&] { return assemble_worker(*p.model, p.plan, p.device_id, stage_runtime_options(o)); });
+      auto loading = std::async(std::launch::async, [&] {
+        return assemble_worker(*p.model, p.plan, p.device_id, stage_runtime_options(o));
+      });
       while (loading.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
         if (auto failed = p.network->failure()) end_job(m, *failed);
       try {

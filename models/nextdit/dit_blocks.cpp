@@ -37,12 +37,8 @@ JointSequence DitBlocks::forward(const JointSequence& in) const {
   in.validate(config_);
   JointSequence seq = in;
   seq.conditioning = in.conditioning.to(options_);
-  if (layers_.empty()) {
-    seq.tokens = in.tokens.to(options_, /*non_blocking=*/false, /*copy=*/true);
-    return seq;
-  }
   auto tokens = in.tokens.to(options_);
-  if (graphs_ && tokens.is_cuda()) {
+  if (graphs_ && tokens.is_cuda() && !layers_.empty()) {
     std::string key = "grid " + std::to_string(in.grid_h) + "x" + std::to_string(in.grid_w) + " captions";
     for (auto lc : in.caption_lengths) key += " " + std::to_string(lc);
     seq.tokens = graphs_->run(key, {tokens, seq.conditioning}, [&](const std::vector<at::Tensor>& inputs) {
@@ -54,7 +50,7 @@ JointSequence DitBlocks::forward(const JointSequence& in) const {
   }
   // A copy that the blocks update in place (the residual stream).
   seq.tokens = tokens.is_same(in.tokens) ? tokens.clone() : tokens;
-  run_layers(in, seq.tokens, seq.conditioning);
+  if (!layers_.empty()) run_layers(in, seq.tokens, seq.conditioning);
   return seq;
 }
 

@@ -2,7 +2,6 @@
 
 #include <ATen/Context.h>
 
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -49,19 +48,19 @@ TEST(Generate, SameSeedTwiceGivesByteIdenticalPngs) {
 TEST(Generate, CudaGraphsGiveByteIdenticalPngsOnAGpu) {
   if (!at::hasCUDA()) GTEST_SKIP() << "needs CUDA (runs in the GPU host's ctest)";
   TempDir dir;
-  for (const std::string graphs : {"", " --cuda-graphs"}) {
-    // Two prompts of different lengths: a graph captured per request, replayed at its later steps.
-    for (const char* prompt : {"1girl, smile", "a knight in the rain at night, oil painting"}) {
-      const std::string name = std::string(graphs.empty() ? "eager" : "graphs") + std::to_string(std::strlen(prompt));
-      auto r = run_command(baton_with_cache(dir) + " generate --model demo --devices cuda:0 --seed 3 --prompt '" + prompt +
-                           "'" + kSmall + graphs + " -o " + dir.file(name + ".png"));
+  // Two prompts of different lengths: a graph captured per request, replayed at its later steps.
+  const std::vector<std::string> prompts{"1girl, smile", "a knight in the rain at night, oil painting"};
+  for (const std::string graphs : {"", " --cuda-graphs"})
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const auto name = (graphs.empty() ? "eager" : "graphs") + std::to_string(i) + ".png";
+      auto r = run_command(baton_with_cache(dir) + " generate --model demo --devices cuda:0 --seed 3 --prompt '" +
+                           prompts[i] + "'" + kSmall + graphs + " -o " + dir.file(name));
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
-  }
-  for (const char* prompt : {"1girl, smile", "a knight in the rain at night, oil painting"}) {
-    const auto n = std::to_string(std::strlen(prompt));
-    EXPECT_EQ(read_file(dir.file("eager" + n + ".png")), read_file(dir.file("graphs" + n + ".png"))) << prompt;
-  }
+  for (size_t i = 0; i < prompts.size(); ++i)
+    EXPECT_EQ(read_file(dir.file("eager" + std::to_string(i) + ".png")),
+              read_file(dir.file("graphs" + std::to_string(i) + ".png")))
+        << prompts[i];
 }
 
 TEST(Generate, PromptFileMakesOneImagePerLineAndPrintsRandomSeeds) {
