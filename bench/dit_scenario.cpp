@@ -101,30 +101,17 @@ std::vector<std::pair<std::string, ImageSize>> graph_size_pairs(const std::vecto
   return out;
 }
 
-struct CallInputs {
-  at::Tensor cap_feats, cap_mask, clip, t_pair;
-};
-
 // The guided call at one size: the caption path timed apart (once per request),
 // then warm-up, then the timed calls and the peak memory of those.
 nlohmann::json measure_call(const BenchSettings& s, const DitBenchOptions& o, const models::NextDit& dit,
                             const NextDitConfig& c, const at::Device& device, const ImageSize& size,
-                            at::Generator& gen, const CallInputs& in, PeakMemoryMeter& meter) {
-  const int64_t hl = size.height / 8, wl = size.width / 8;
-  const int64_t image_tokens = (hl / c.patch_size) * (wl / c.patch_size);
-  const auto latent = at::randn({1, c.in_channels, hl, wl}, gen).to(device).expand({2, -1, -1, -1});
-  const double t = 0.5;
-  const sampling::GuidanceParams guidance{4.5, 1.0, 0.0};
-
+                            at::Generator& gen, const GuidedCallInputs& in, PeakMemoryMeter& meter) {
+  const int64_t image_tokens = (size.height / 8 / c.patch_size) * (size.width / 8 / c.patch_size);
+  const auto latent = guided_call_latent(c, size, device, gen);
   models::CaptionTokens captions;
   const auto caption = time_calls(device, std::max(1, s.warmup), s.iters,
                                   [&] { captions = dit.embed().encode_captions(in.cap_feats, in.cap_mask); });
-  auto call = [&] {
-    sampling::guided_velocity(t, guidance, [&](bool with_uncond) {
-      require(with_uncond, "the benchmark guides every call");
-      return dit.forward(latent, in.t_pair, in.clip, captions);
-    });
-  };
+  auto call = [&] { run_guided_call(dit, latent, in, captions); };
   const auto timing = time_calls(device, s.warmup, s.iters, call, [&] { meter.reset_peak(); });
   double flops = 0;  // every block of both samples (embedders and the final layer are < 0.1 %)
   for (const auto lc : o.captions)
@@ -153,6 +140,31 @@ void require_caption_pair(const DitBenchOptions& o) {
 const std::vector<std::string>& sdpa_families() {
   static const std::vector<std::string> names{"auto", "flash", "efficient", "cudnn", "math"};
   return names;
+}
+
+GuidedCallInputs make_guided_call_inputs(const NextDitConfig& c, const std::vector<int64_t>& captions,
+                                         const at::TensorOptions& options, at::Generator& gen) {
+  const int64_t lmax = std::max(captions[0], captions[1]);
+  auto mask = at::zeros({2, lmax}, at::kLong);
+  mask[0].narrow(0, 0, captions[0]).fill_(1);
+  mask[1].narrow(0, 0, captions[1]).fill_(1);
+  return {at::randn({2, lmax, c.cap_feat_dim}, gen).to(options), mask,
+          at::randn({2, c.clip_text_dim}, gen).to(options),
+          at::full({2}, 0.5, at::TensorOptions().device(options.device()).dtype(at::kFloat))};
+}
+
+at::Tensor guided_call_latent(const NextDitConfig& c, const ImageSize& size, const at::Device& device,
+                              at::Generator& gen) {
+  return at::randn({1, c.in_channels, size.height / 8, size.width / 8}, gen).to(device).expand({2, -1, -1, -1});
+}
+
+at::Tensor run_guided_call(const models::NextDit& dit, const at::Tensor& latent, const GuidedCallInputs& in,
+                           const models::CaptionTokens& captions) {
+  const sampling::GuidanceParams guidance{4.5, 1.0, 0.0};
+  return sampling::guided_velocity(0.5, guidance, [&](bool with_uncond) {
+    require(with_uncond, "the benchmark guides every call");
+    return dit.forward(latent, in.t_pair, in.clip, captions);
+  });
 }
 
 BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& o) {
@@ -194,18 +206,8 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   PeakMemoryMeter meter(device);
   const auto weights = model.weights(io::Component::Transformer);
 
-  // The CFG pair (cond caption, uncond caption) and one latent for both.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(s.seed);
-  const int64_t lmax = std::max(o.captions[0], o.captions[1]);
-  const CallInputs inputs{[&] { return at::randn({2, lmax, config.cap_feat_dim}, gen).to(options); }(),
-                          [&] {
-                            auto mask = at::zeros({2, lmax}, at::kLong);
-                            mask[0].narrow(0, 0, o.captions[0]).fill_(1);
-                            mask[1].narrow(0, 0, o.captions[1]).fill_(1);
-                            return mask;
-                          }(),
-                          at::randn({2, config.clip_text_dim}, gen).to(options),
-                          at::full({2}, 0.5, at::TensorOptions().device(device).dtype(at::kFloat))};
+  const auto inputs = make_guided_call_inputs(config, o.captions, options, gen);
   // The 8-bit formats' error probe: one call at the first size on the same latent for every format.
   const auto probe_latent =
       at::randn({1, config.in_channels, sizes.front().height / 8, sizes.front().width / 8}, gen).to(options).expand(

@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include <ATen/ATen.h>
+
 #include "bench/bench_report.h"
 #include "bench/bench_settings.h"
+#include "models/nextdit/next_dit.h"
 
 namespace baton::bench {
 
@@ -30,7 +33,24 @@ struct DitBenchOptions {
   std::vector<std::string> weights;           // --weights: bf16,int8,fp8 (the dense entry is the compute dtype)
   bool fp8_matmul = true;                     // fp8 on the FP8 matrix units where available, else dequantised
   std::vector<std::string> cuda_graphs{"off"};  // --cuda-graphs off,on: the blocks replayed from CUDA graphs or not
+  bool profile = false;                       // --profile: the call's kernels instead (bench/dit_profile.h)
+  int top = 20;                               // --top: kernels listed by --profile
+  std::string trace;                          // --trace: Chrome trace file of the profiled calls
 };
+
+// The inputs of the benchmarks' guided call: caption features of the CFG pair
+// (cond, uncond lengths), their mask, the CLIP vectors and t = 0.5 for both.
+struct GuidedCallInputs {
+  at::Tensor cap_feats, cap_mask, clip, t_pair;
+};
+GuidedCallInputs make_guided_call_inputs(const models::NextDitConfig& config, const std::vector<int64_t>& captions,
+                                         const at::TensorOptions& options, at::Generator& gen);
+// One random latent at `size`, shared by both samples of the pair.
+at::Tensor guided_call_latent(const models::NextDitConfig& config, const ImageSize& size, const at::Device& device,
+                              at::Generator& gen);
+// The guided velocity at t = 0.5, guidance 4.5 (both branches in one DiT call).
+at::Tensor run_guided_call(const models::NextDit& dit, const at::Tensor& latent, const GuidedCallInputs& inputs,
+                           const models::CaptionTokens& captions);
 
 // Throws Error unless --captions names two positive lengths (cond, uncond).
 void require_caption_pair(const DitBenchOptions& options);

@@ -11,6 +11,7 @@
 
 #include "bench/calibration.h"
 #include "bench/dit_block_breakdown.h"
+#include "bench/dit_profile.h"
 #include "bench/dit_scenario.h"
 #include "bench/image_scenario.h"
 #include "bench/memory_scenario.h"
@@ -161,6 +162,12 @@ Command add_bench_command(CLI::App& root) {
   dit_app->add_flag("--breakdown", dit->dit.breakdown,
                     "time one main block and its parts instead: matrix products, attention, and the rest (norms, "
                     "modulation, RoPE): what fused kernels could save");
+  auto* profile = dit_app->add_flag("--profile", dit->dit.profile,
+                                    "profile the call at the first size instead: its kernels (operators on a CPU), "
+                                    "longest first, and the time per category");
+  dit_app->add_option("--top", dit->dit.top, "kernels --profile lists")->capture_default_str()->needs(profile);
+  dit_app->add_option("--trace", dit->dit.trace, "write the profiled calls' Chrome trace to this file")->needs(profile);
+  profile->excludes("--breakdown")->excludes("--attention");
   dit_app->add_option("--layers", dit->dit.layers, "main blocks to run (default: all)");
   dit_app->add_option("--cuda-graphs", dit->dit.cuda_graphs,
                       "off, on, or off,on to compare: replay the main blocks from CUDA graphs (default off)")
@@ -224,6 +231,7 @@ Command add_bench_command(CLI::App& root) {
       return emit(bench::run_throughput_bench(pipeline_bench_settings(*throughput)), throughput->output);
     if (dit_app->parsed()) {
       dit->dit.sizes = parse_sizes(dit->sizes);
+      if (dit->dit.profile) return emit(bench::run_dit_profile(dit->settings, dit->dit), dit->output);
       if (dit->dit.breakdown) return emit(bench::run_dit_block_breakdown(dit->settings, dit->dit), dit->output);
       return emit(bench::run_dit_bench(dit->settings, dit->dit), dit->output);
     }

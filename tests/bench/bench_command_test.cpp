@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "bench/kernel_profile.h"
 #include "partition/device_speeds.h"
 #include "partition/plan_file.h"
 #include "tests/support/command_runner.h"
@@ -62,11 +63,66 @@ TEST(BenchCommand, DitBreakdownSplitsOneBlockIntoItsParts) {
   EXPECT_EQ(j["results"][0]["share"], 1.0);
   double parts = 0;
   for (size_t i = 1; i < 4; ++i) {
-    if (i < 3) EXPECT_GT(j["results"][i]["median_ms"].get<double>(), 0) << j["results"][i]["part"];
+    if (i < 3) {
+      EXPECT_GT(j["results"][i]["median_ms"].get<double>(), 0) << j["results"][i]["part"];
+    }
     parts += j["results"][i]["median_ms"].get<double>();
   }
   EXPECT_NEAR(parts, j["results"][0]["median_ms"].get<double>(), 1e-9);
   EXPECT_GT(j["rest_min_bytes"].get<double>(), 0);
+}
+
+TEST(BenchCommand, DitProfileListsTheOperatorsOfTheCall) {
+  TempDir dir;
+  const auto trace = dir.file("trace.json");
+  const auto j = bench_json(dir, "dit --profile --top 5 --trace " + trace + kTinyCpu + " --size 64x64");
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["benchmark"], "nextdit_profile");
+  EXPECT_EQ(j["runs"], 2);
+  EXPECT_EQ(j["size"], "64x64");
+  const double busy = j["busy_ms_per_call"].get<double>();
+  EXPECT_GT(busy, 0);
+  EXPECT_LE(busy, j["wall_ms_per_call"].get<double>() * 1.05);  // self times never exceed the wall time
+  // The tiny model's call is matrix products and more; the categories add up to the busy time.
+  ASSERT_TRUE(j["categories"].contains("matrix product")) << j["categories"].dump();
+  EXPECT_GT(j["categories"]["matrix product"].get<double>(), 0);
+  double categories = 0;
+  for (const auto& [name, ms] : j["categories"].items()) categories += ms.get<double>();
+  EXPECT_NEAR(categories, busy, 1e-6 * busy);
+  // Five operators, then the others in one row; the shares add up to one.
+  ASSERT_EQ(j["results"].size(), 6u);
+  double share = 0;
+  for (size_t i = 0; i < 6; ++i) {
+    share += j["results"][i]["share"].get<double>();
+    if (i > 0 && i < 5) {
+      EXPECT_GE(j["results"][i - 1]["ms"].get<double>(), j["results"][i]["ms"].get<double>());
+    }
+  }
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  EXPECT_EQ(j["results"][5]["kernel"].get<std::string>().rfind("other (", 0), 0u);
+  // A libtorch with Kineto writes the trace; Debian's (without) says why it did not.
+  std::ifstream written(trace);
+  if (!written.good()) {
+    EXPECT_NE(j["notes"].dump().find("no trace written to " + trace), std::string::npos) << j.dump();
+  }
+  // --profile is a scenario of its own; --top and --trace need it.
+  const auto r = run_command(baton_command() + " bench dit --profile --breakdown" + kTinyCpu);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(run_command(baton_command() + " bench dit --top 3" + kTinyCpu).exit_code, 2);
+}
+
+TEST(KernelCategory, NamesTheWorkOfCudaKernelsAndCpuOperators) {
+  EXPECT_EQ(bench::kernel_category("nvjet_sm90_tst_256x128_64x4_1x2_h_bz_coopA_NNT"), "matrix product");
+  EXPECT_EQ(bench::kernel_category("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64"), "matrix product");
+  EXPECT_EQ(bench::kernel_category("aten::addmm"), "matrix product");
+  EXPECT_EQ(bench::kernel_category("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_3"), "attention");
+  EXPECT_EQ(bench::kernel_category("aten::_softmax"), "attention");
+  EXPECT_EQ(bench::kernel_category("void at::native::(anonymous namespace)::vectorized_layer_norm_kernel<c10::BFloat16>"),
+            "normalization");
+  EXPECT_EQ(bench::kernel_category("void at::native::CatArrayBatchedCopy<at::native::OpaqueType<2u>>"), "copy and cast");
+  EXPECT_EQ(bench::kernel_category("Memcpy HtoD (Pageable -> Device)"), "copy and cast");
+  EXPECT_EQ(bench::kernel_category("void at::native::vectorized_elementwise_kernel<4, at::native::silu_kernel>"),
+            "elementwise and other");
 }
 
 TEST(BenchCommand, TextEncodesWithBothEncoders) {
