@@ -110,7 +110,6 @@ BenchReport run_dit_profile(const BenchSettings& settings, const DitBenchOptions
   }
   if (!profile.trace_error.empty()) report.add_note("no trace written to " + o.trace + ": " + profile.trace_error);
   else if (!o.trace.empty()) report.add_note("Chrome trace of the profiled calls: " + o.trace);
-  report.add_note("durations are whole microseconds per kernel (Kineto); short kernels read up to 1 us low");
   return report;
 }
 

@@ -20,7 +20,20 @@ bool contains(const std::string& s, std::initializer_list<const char*> parts) {
   return std::any_of(parts.begin(), parts.end(), [&](const char* p) { return s.find(p) != std::string::npos; });
 }
 
-// Self time of CPU operators: each event's duration less its direct children's
+// Event times in nanoseconds: libtorch 2.x has startNs/durationNs, 1.13 only
+// whole microseconds (the overload taking int wins where both exist).
+template <typename E>
+auto start_ns(const E& e, int) -> decltype(e.startNs()) { return e.startNs(); }
+template <typename E>
+uint64_t start_ns(const E& e, long) { return e.startUs() * 1000; }
+template <typename E>
+auto duration_ns(const E& e, int) -> decltype(e.durationNs()) { return e.durationNs(); }
+template <typename E>
+uint64_t duration_ns(const E& e, long) { return e.durationUs() * 1000; }
+uint64_t start_of(const prof::KinetoEvent& e) { return start_ns(e, 0); }
+uint64_t duration_of(const prof::KinetoEvent& e) { return duration_ns(e, 0); }
+
+// Self time (ns) of CPU operators: each event's duration less its direct children's
 // (events of one thread nest; they are ordered by start, longest first on ties).
 std::vector<double> cpu_self_us(const std::vector<const prof::KinetoEvent*>& events) {
   std::vector<size_t> order(events.size());
@@ -29,8 +42,8 @@ std::vector<double> cpu_self_us(const std::vector<const prof::KinetoEvent*>& eve
     const auto* x = events[a];
     const auto* y = events[b];
     if (x->startThreadId() != y->startThreadId()) return x->startThreadId() < y->startThreadId();
-    if (x->startUs() != y->startUs()) return x->startUs() < y->startUs();
-    return x->durationUs() > y->durationUs();
+    if (start_of(*x) != start_of(*y)) return start_of(*x) < start_of(*y);
+    return duration_of(*x) > duration_of(*y);
   });
   std::vector<double> self(events.size());
   std::vector<size_t> open;  // enclosing events of the current one
@@ -38,10 +51,10 @@ std::vector<double> cpu_self_us(const std::vector<const prof::KinetoEvent*>& eve
   for (const size_t i : order) {
     const auto* e = events[i];
     if (open.empty() || e->startThreadId() != thread) open.clear(), thread = e->startThreadId();
-    while (!open.empty() && events[open.back()]->startUs() + events[open.back()]->durationUs() <= e->startUs())
+    while (!open.empty() && start_of(*events[open.back()]) + duration_of(*events[open.back()]) <= start_of(*e))
       open.pop_back();
-    self[i] = static_cast<double>(e->durationUs());
-    if (!open.empty()) self[open.back()] -= static_cast<double>(e->durationUs());
+    self[i] = static_cast<double>(duration_of(*e));
+    if (!open.empty()) self[open.back()] -= static_cast<double>(duration_of(*e));
     open.push_back(i);
   }
   for (auto& s : self) s = std::max(0.0, s);
@@ -109,7 +122,7 @@ KernelProfile profile_kernels(const at::Device& device, int runs, const std::fun
   for (size_t i = 0; i < picked.size(); ++i) {
     auto& k = by_name[picked[i]->name()];
     k.calls += 1;
-    k.total_ms += (cuda ? static_cast<double>(picked[i]->durationUs()) : self[i]) / 1e3;
+    k.total_ms += (cuda ? static_cast<double>(duration_of(*picked[i])) : self[i]) / 1e6;
   }
   for (auto& [name, k] : by_name) {
     k.name = name;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/fused_ops.h"
 #include "core/torch_compat.h"
 #include "models/nextdit/nextdit_rope.h"
 
@@ -114,7 +115,11 @@ at::Tensor NextDitBlock::attention(const at::Tensor& h, const TokenLayout& layou
   auto qk = w_qk_.apply(h).view({rows, heads_ + kv_heads_, head_dim_});
   auto v = w_v_.apply(h).view({rows, kv_heads_, head_dim_});
   // q/k RMSNorm (statistics in float32) and RoPE in float32 (A.8) on q and k
-  // together, then one cast each back to the activation dtype.
+  // together, then one cast each back to the activation dtype: one fused
+  // kernel where it runs (bf16 on CUDA), else libtorch's five passes.
+  if (qk_norm_.defined())
+    if (auto fused_qk = fused::qk_norm_rope(qk, qk_norm_, rope, heads_, eps_))
+      return w_out_.apply(attend(fused_qk->first, fused_qk->second, v, layout));
   at::Tensor qkf = qk_norm_.defined() ? compat::rms_norm(qk, at::Tensor(), eps_) * qk_norm_ : qk.to(at::kFloat);
   apply_rope_(qkf, rope);
   auto q = qkf.narrow(1, 0, heads_).to(dtype_);
@@ -126,8 +131,11 @@ at::Tensor NextDitBlock::feed_forward(const at::Tensor& h) const {
   // Two GEMMs with contiguous outputs, so SiLU and the product run in place
   // on contiguous memory (vectorised elementwise kernels).
   auto y = w1_.apply(h);
-  at::silu_(y);
-  y.mul_(w3_.apply(h));
+  const auto gate = w3_.apply(h);
+  if (!fused::silu_mul_(y, gate)) {
+    at::silu_(y);
+    y.mul_(gate);
+  }
   return w2_.apply(y);
 }
 

@@ -6,6 +6,8 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/fused_ops.h"
+#include "core/runtime_kernels.h"
 #include "core/tensor_metrics.h"
 #include "io/safetensors_file.h"
 #include "models/nextdit/next_dit.h"
@@ -143,6 +145,29 @@ TEST(NextDit, CudaGraphsGiveTheSameVelocitiesBitForBit) {
   ASSERT_NE(graphed.blocks().cuda_graphs(), nullptr);
   EXPECT_EQ(graphed.blocks().cuda_graphs()->captures(), 1);
   EXPECT_EQ(graphed.blocks().cuda_graphs()->replays(), 2);
+}
+
+TEST(NextDit, FusedKernelsKeepTheVelocityOnCuda) {
+  if (!RuntimeKernels::compiled_in() || !at::hasCUDA()) GTEST_SKIP() << "needs CUDA (runs in the GPU host's ctest)";
+  Golden g;
+  const auto bf16 = at::TensorOptions().device(at::kCUDA, 0).dtype(at::kBFloat16);
+  const NextDit dit(g.config, g.weights, bf16);
+  auto on_gpu = [](const at::Tensor& t) { return t.to(at::kCUDA); };
+  const auto captions = dit.embed().encode_captions(on_gpu(g.cap_feats), on_gpu(g.cap_mask));
+  auto velocity = [&](bool fused_on) {
+    fused::set_enabled(fused_on);
+    return dit.forward(on_gpu(g.x), on_gpu(g.t), on_gpu(g.clip), captions).to(at::kFloat);
+  };
+  const auto unfused = velocity(false);
+  const int64_t before = fused::launches();
+  const auto with_kernels = velocity(true);
+  ASSERT_TRUE(fused::enabled()) << "a fused kernel failed and turned itself off";
+  // Each main and noise-refiner block: q/k norm + RoPE and the SwiGLU gate
+  // (the context refiner ran in encode_captions, before).
+  EXPECT_EQ(fused::launches() - before, 2 * (g.config.n_layers + g.config.n_refiner_layers));
+  // bf16 everywhere: the kernels move single ulps, far inside bf16's own error against the float32 golden.
+  EXPECT_LT(relative_l2_error(with_kernels, unfused), 5e-3);
+  EXPECT_LT(relative_l2_error(with_kernels.cpu(), g.ref), relative_l2_error(unfused.cpu(), g.ref) * 1.5 + 1e-3);
 }
 
 TEST(NextDit, RefusesWrongInputShapesWithClearErrors) {

@@ -1,0 +1,37 @@
+#pragma once
+// Fused kernels for the elementwise work around the Next-DiT block's matrix
+// products (issue 11): where libtorch needs several passes over memory, these
+// read their inputs once and write once. bf16 on CUDA only (core/runtime_kernels.h);
+// callers check available() and run the libtorch ops otherwise. They round
+// where the libtorch ops round, so results differ from those only through the
+// order of a sum of squares (an RMS statistic): an ulp here and there. Each
+// returns "not done" (nullopt / false) where it does not apply or its kernel
+// failed (then they turn off, with one warning): the caller runs the libtorch
+// ops. BATON_FUSED_KERNELS=0 in the environment, or set_enabled(false), turns them off.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+namespace baton::fused {
+
+bool available(const at::Tensor& x);  // built in, enabled, x bf16 on CUDA
+void set_enabled(bool enabled);
+bool enabled();
+// Kernels launched so far in this process (tests check the fused path ran).
+int64_t launches();
+
+// q|k rows [R, Hq + Hk, hd] (bf16, contiguous) -> (q [R, Hq, hd], k [R, Hk, hd]),
+// each head RMS-normalised (float32 statistics, rounded to bf16 like
+// at::rms_norm), times `weight` [Hq + Hk, hd] (float32), rotated by `cis`
+// [R, hd / 2] (complex64: interleaved pairs, spec A.8) and rounded to bf16.
+// Applies where qk is contiguous and hd even and at most 256.
+std::optional<std::pair<at::Tensor, at::Tensor>> qk_norm_rope(const at::Tensor& qk, const at::Tensor& weight,
+                                                               const at::Tensor& cis, int64_t q_heads, double eps);
+
+// a = bf16(bf16(silu(a)) * b) in place: the SwiGLU gate (silu_ then mul_);
+// both contiguous bf16 of one shape, a multiple of 8 elements.
+bool silu_mul_(at::Tensor& a, const at::Tensor& b);
+
+}  // namespace baton::fused
