@@ -1,6 +1,6 @@
 #pragma once
 // baton's own CUDA kernels, compiled at run time with NVRTC (through libtorch's
-// NVRTC stub, as its jiterator does) for the GPU at hand: no nvcc and no list
+// for the GPU at hand (NVRTC and the driver API opened with dlopen): no nvcc and no list
 // of architectures at build time, and no second CUDA runtime or fat binary in
 // the process. Each device loads the module once; launches go on the current
 // stream, so CUDA graphs capture them like libtorch's kernels.
