@@ -1,7 +1,7 @@
 #pragma once
-// baton's own CUDA kernels, compiled at run time with NVRTC (through libtorch's
-// for the GPU at hand (NVRTC and the driver API opened with dlopen): no nvcc and no list
-// of architectures at build time, and no second CUDA runtime or fat binary in
+// baton's own CUDA kernels, compiled at run time with NVRTC for the GPU at
+// hand (NVRTC and the driver API opened with dlopen): no nvcc and no list of
+// architectures at build time, and no second CUDA runtime or fat binary in
 // the process. Each device loads the module once; launches go on the current
 // stream, so CUDA graphs capture them like libtorch's kernels.
 #include <ATen/ATen.h>
