@@ -39,35 +39,95 @@ extern "C" __global__ void baton_qk_norm_rope(const unsigned int* __restrict__ q
   const long long row = item / heads;
   const int head = (int)(item % heads);
   const unsigned int* src = qk + item * pairs;
+  const float* w = weight + (long long)head * 2 * pairs;
+  const float* c = cis + row * 2 * pairs;
+  // Every load first (they do not depend on each other), then the statistic.
+  unsigned int v[4];
+  float2 wv[4], cv[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int p = lane + 32 * j;
+    v[j] = 0u;
+    if (p < pairs) {
+      v[j] = src[p];
+      wv[j] = make_float2(w[2 * p], w[2 * p + 1]);
+      cv[j] = make_float2(c[2 * p], c[2 * p + 1]);
+    }
+  }
   float re[4], im[4];
   float ss = 0.f;
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
-    const int p = lane + 32 * j;
-    re[j] = im[j] = 0.f;
-    if (p < pairs) {
-      const unsigned int v = src[p];
-      re[j] = bf16_to_float(v & 0xffffu);
-      im[j] = bf16_to_float(v >> 16);
-      ss += re[j] * re[j] + im[j] * im[j];
-    }
+    re[j] = bf16_to_float(v[j] & 0xffffu);
+    im[j] = bf16_to_float(v[j] >> 16);
+    ss += re[j] * re[j] + im[j] * im[j];
   }
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, offset);
   const float rstd = rsqrtf(ss / (float)(2 * pairs) + eps);
-  const float* w = weight + (long long)head * 2 * pairs;
-  const float* c = cis + row * 2 * pairs;
   unsigned int* dst = head < q_heads ? q + (row * q_heads + head) * pairs
                                      : k + (row * k_heads + (head - q_heads)) * pairs;
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
     const int p = lane + 32 * j;
     if (p < pairs) {
-      const float a = round_bf16(re[j] * rstd) * w[2 * p];
-      const float b = round_bf16(im[j] * rstd) * w[2 * p + 1];
-      const float cs = c[2 * p], sn = c[2 * p + 1];
-      dst[p] = float_to_bf16(a * cs - b * sn) | (float_to_bf16(a * sn + b * cs) << 16);
+      const float a = round_bf16(re[j] * rstd) * wv[j].x;
+      const float b = round_bf16(im[j] * rstd) * wv[j].y;
+      dst[p] = float_to_bf16(a * cv[j].x - b * cv[j].y) | (float_to_bf16(a * cv[j].y + b * cv[j].x) << 16);
     }
+  }
+}
+
+// Row ends of the packed samples (at most 8), passed by value.
+struct RowEnds {
+  long long ends[8];
+  int count;
+};
+
+__device__ __forceinline__ int sample_of(const RowEnds& e, long long row) {
+  int s = 0;
+  while (s + 1 < e.count && row >= e.ends[s]) ++s;
+  return s;
+}
+
+__device__ float block_sum(float v) {
+  __shared__ float partial[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  float total = 0.f;
+  for (int i = 0; i < warps; ++i) total += partial[i];
+  return total;
+}
+
+// One block per row: the RMS statistic of `in`'s row, then with its sample's
+// weight row w: out = bf16(in * rstd * w) (add == 0), or out = bf16(out + bf16(in * rstd * w)).
+extern "C" __global__ void baton_rms_norm_rows(const unsigned int* __restrict__ in, const unsigned int* __restrict__ w,
+                                               long long w_stride, unsigned int* __restrict__ out, int pairs,
+                                               RowEnds ends, float eps, int add) {
+  const long long row = blockIdx.x;
+  const unsigned int* r = in + row * pairs;
+  float ss = 0.f;
+  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+    const unsigned int v = r[p];
+    const float a = bf16_to_float(v & 0xffffu), b = bf16_to_float(v >> 16);
+    ss += a * a + b * b;
+  }
+  const float rstd = rsqrtf(block_sum(ss) / (float)(2 * pairs) + eps);
+  const unsigned int* wr = w + sample_of(ends, row) * w_stride;
+  unsigned int* o = out + row * pairs;
+  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+    const unsigned int v = r[p], g = wr[p];
+    float a = bf16_to_float(v & 0xffffu) * rstd * bf16_to_float(g & 0xffffu);
+    float b = bf16_to_float(v >> 16) * rstd * bf16_to_float(g >> 16);
+    if (add) {
+      const unsigned int x = o[p];
+      a = bf16_to_float(x & 0xffffu) + round_bf16(a);
+      b = bf16_to_float(x >> 16) + round_bf16(b);
+    }
+    o[p] = float_to_bf16(a) | (float_to_bf16(b) << 16);
   }
 }
 
@@ -103,7 +163,7 @@ std::atomic<bool>& switch_state() {
 }
 
 const RuntimeKernels& kernels() {
-  static const RuntimeKernels k("baton_fused_ops", kSource, {"baton_qk_norm_rope", "baton_silu_mul"});
+  static const RuntimeKernels k("baton_fused_ops", kSource, {"baton_qk_norm_rope", "baton_silu_mul", "baton_rms_norm_rows"});
   return k;
 }
 
@@ -164,6 +224,53 @@ std::optional<std::pair<at::Tensor, at::Tensor>> qk_norm_rope(const at::Tensor& 
       }))
     return std::nullopt;
   return std::make_pair(q, k);
+}
+
+namespace {
+
+// Row ends of up to 8 samples, as the kernel takes them by value.
+struct RowEnds {
+  long long ends[8];
+  int count;
+};
+
+bool norm_rows(const at::Tensor& in, const at::Tensor& w, const std::vector<int64_t>& row_ends, at::Tensor& out,
+               double eps, bool add) {
+  if (!available(in) || in.dim() != 2 || !in.is_contiguous() || in.size(1) % 2 != 0 || !out.is_contiguous() ||
+      out.sizes() != in.sizes() || out.scalar_type() != in.scalar_type() || w.scalar_type() != in.scalar_type() ||
+      w.dim() != 2 || w.size(0) != static_cast<int64_t>(row_ends.size()) || w.size(1) != in.size(1) ||
+      w.stride(1) != 1 || w.stride(0) % 2 != 0 || row_ends.empty() || row_ends.size() > 8 ||
+      row_ends.back() != in.size(0) || w.device() != in.device())
+    return false;
+  RowEnds ends{};
+  for (size_t i = 0; i < row_ends.size(); ++i) ends.ends[i] = row_ends[i];
+  ends.count = static_cast<int>(row_ends.size());
+  if (in.size(0) == 0) return true;
+  const void* in_ptr = in.data_ptr();
+  const void* w_ptr = w.data_ptr();
+  void* out_ptr = out.data_ptr();
+  long long w_stride = w.stride(0) / 2;
+  int pairs = static_cast<int>(in.size(1) / 2), add_flag = add ? 1 : 0;
+  float e = static_cast<float>(eps);
+  return run_or_disable([&] {
+    kernels().launch(in.device(), "baton_rms_norm_rows", static_cast<unsigned>(in.size(0)), 256,
+                     {&in_ptr, &w_ptr, &w_stride, &out_ptr, &pairs, &ends, &e, &add_flag});
+  });
+}
+
+}  // namespace
+
+std::optional<at::Tensor> rms_norm_rows(const at::Tensor& x, const at::Tensor& w, const std::vector<int64_t>& row_ends,
+                                        double eps) {
+  if (!available(x)) return std::nullopt;
+  auto out = at::empty_like(x, at::MemoryFormat::Contiguous);
+  if (!norm_rows(x, w, row_ends, out, eps, false)) return std::nullopt;
+  return out;
+}
+
+bool add_rms_norm_rows_(at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const std::vector<int64_t>& row_ends,
+                        double eps) {
+  return available(x) && norm_rows(y, w, row_ends, x, eps, true);
 }
 
 bool silu_mul_(at::Tensor& a, const at::Tensor& b) {

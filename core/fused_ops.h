@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace baton::fused {
 
@@ -33,5 +34,16 @@ std::optional<std::pair<at::Tensor, at::Tensor>> qk_norm_rope(const at::Tensor& 
 // a = bf16(bf16(silu(a)) * b) in place: the SwiGLU gate (silu_ then mul_);
 // both contiguous bf16 of one shape, a multiple of 8 elements.
 bool silu_mul_(at::Tensor& a, const at::Tensor& b);
+
+// RMSNorm of packed rows [R, D] (bf16, contiguous) with a weight row per
+// sample: w [S, D] (bf16, rows contiguous), sample s owning the rows up to
+// row_ends[s] (at most 8 samples): bf16(x * rstd * w[s]) with float32
+// statistics, as compat::rms_norm per sample, in one pass and one output.
+std::optional<at::Tensor> rms_norm_rows(const at::Tensor& x, const at::Tensor& w, const std::vector<int64_t>& row_ends,
+                                        double eps);
+// x += RMSNorm(y) * w[s] per sample (the sandwich norm's residual add):
+// bf16(x + bf16(y * rstd * w[s])), one pass, in place.
+bool add_rms_norm_rows_(at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const std::vector<int64_t>& row_ends,
+                        double eps);
 
 }  // namespace baton::fused

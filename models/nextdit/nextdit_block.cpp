@@ -10,11 +10,19 @@
 namespace baton::models {
 namespace {
 
+// Where each sample's rows end (the fused kernels' view of a layout).
+std::vector<int64_t> row_ends(const TokenLayout& layout) {
+  std::vector<int64_t> ends;
+  for (int64_t b = 0; b < layout.batch(); ++b) ends.push_back(layout.offsets[b] + layout.lengths[b]);
+  return ends;
+}
+
 // RMSNorm of packed rows with a weight per sample ([B, D]) or one for all ([D]).
 // Modulation (1 + scale) is folded into the per-sample weight, so a norm and its
 // modulation are one pass.
 at::Tensor norm_rows(const at::Tensor& x, const TokenLayout& layout, const at::Tensor& w, double eps) {
   if (w.dim() == 1) return compat::rms_norm(x, w, eps);
+  if (auto fused_out = fused::rms_norm_rows(x, w, row_ends(layout), eps)) return *fused_out;
   if (layout.batch() == 1) return compat::rms_norm(x, w.select(0, 0), eps);
   std::vector<at::Tensor> parts;
   for (int64_t b = 0; b < layout.batch(); ++b)
@@ -28,6 +36,7 @@ void add_normed_(at::Tensor& x, const at::Tensor& y, const TokenLayout& layout, 
     x.add_(compat::rms_norm(y, w, eps));
     return;
   }
+  if (fused::add_rms_norm_rows_(x, y, w, row_ends(layout), eps)) return;
   for (int64_t b = 0; b < layout.batch(); ++b) {
     const int64_t off = layout.offsets[b], len = layout.lengths[b];
     x.narrow(0, off, len).add_(compat::rms_norm(y.narrow(0, off, len), w.select(0, b), eps));

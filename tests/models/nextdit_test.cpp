@@ -162,9 +162,10 @@ TEST(NextDit, FusedKernelsKeepTheVelocityOnCuda) {
   const int64_t before = fused::launches();
   const auto with_kernels = velocity(true);
   ASSERT_TRUE(fused::enabled()) << "a fused kernel failed and turned itself off";
-  // Each main and noise-refiner block: q/k norm + RoPE and the SwiGLU gate
-  // (the context refiner ran in encode_captions, before).
-  EXPECT_EQ(fused::launches() - before, 2 * (g.config.n_layers + g.config.n_refiner_layers));
+  // Each main and noise-refiner block: q/k norm + RoPE, the SwiGLU gate, two
+  // modulated norms and two norm + residual adds (the context refiner ran in
+  // encode_captions, before).
+  EXPECT_EQ(fused::launches() - before, 6 * (g.config.n_layers + g.config.n_refiner_layers));
   // bf16 everywhere: the kernels move single ulps, far inside bf16's own error against the float32 golden.
   EXPECT_LT(relative_l2_error(with_kernels, unfused), 5e-3);
   EXPECT_LT(relative_l2_error(with_kernels.cpu(), g.ref), relative_l2_error(unfused.cpu(), g.ref) * 1.5 + 1e-3);
