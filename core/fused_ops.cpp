@@ -90,44 +90,60 @@ __device__ __forceinline__ int sample_of(const RowEnds& e, long long row) {
   return s;
 }
 
-__device__ float block_sum(float v) {
-  __shared__ float partial[32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  if (lane == 0) partial[warp] = v;
-  __syncthreads();
-  float total = 0.f;
-  for (int i = 0; i < warps; ++i) total += partial[i];
-  return total;
+__device__ __forceinline__ float square_sum(unsigned int v) {
+  const float a = bf16_to_float(v & 0xffffu), b = bf16_to_float(v >> 16);
+  return a * a + b * b;
 }
 
-// One block per row: the RMS statistic of `in`'s row, then with its sample's
-// weight row w: out = bf16(in * rstd * w) (add == 0), or out = bf16(out + bf16(in * rstd * w)).
-extern "C" __global__ void baton_rms_norm_rows(const unsigned int* __restrict__ in, const unsigned int* __restrict__ w,
-                                               long long w_stride, unsigned int* __restrict__ out, int pairs,
-                                               RowEnds ends, float eps, int add) {
-  const long long row = blockIdx.x;
-  const unsigned int* r = in + row * pairs;
-  float ss = 0.f;
-  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
-    const unsigned int v = r[p];
-    const float a = bf16_to_float(v & 0xffffu), b = bf16_to_float(v >> 16);
-    ss += a * a + b * b;
+// out (two bf16) = bf16(in * rstd * g), or bf16(o + bf16(in * rstd * g)) when adding.
+__device__ __forceinline__ unsigned int norm_pair(unsigned int v, unsigned int g, unsigned int o, float rstd, int add) {
+  float a = bf16_to_float(v & 0xffffu) * rstd * bf16_to_float(g & 0xffffu);
+  float b = bf16_to_float(v >> 16) * rstd * bf16_to_float(g >> 16);
+  if (add) {
+    a = bf16_to_float(o & 0xffffu) + round_bf16(a);
+    b = bf16_to_float(o >> 16) + round_bf16(b);
   }
-  const float rstd = rsqrtf(block_sum(ss) / (float)(2 * pairs) + eps);
-  const unsigned int* wr = w + sample_of(ends, row) * w_stride;
-  unsigned int* o = out + row * pairs;
-  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
-    const unsigned int v = r[p], g = wr[p];
-    float a = bf16_to_float(v & 0xffffu) * rstd * bf16_to_float(g & 0xffffu);
-    float b = bf16_to_float(v >> 16) * rstd * bf16_to_float(g >> 16);
-    if (add) {
-      const unsigned int x = o[p];
-      a = bf16_to_float(x & 0xffffu) + round_bf16(a);
-      b = bf16_to_float(x >> 16) + round_bf16(b);
+  return float_to_bf16(a) | (float_to_bf16(b) << 16);
+}
+
+// One warp per row, the row held in registers (16-byte loads, read once):
+// rows of up to 32 * 12 * 8 = 3072 values, a multiple of 8. With the sample's
+// weight row w: out = bf16(in * rstd * w), or out = bf16(out + bf16(in * rstd * w)).
+extern "C" __global__ void baton_rms_norm_rows(const uint4* __restrict__ in, const uint4* __restrict__ w,
+                                               long long w_stride, uint4* __restrict__ out, int vecs, long long rows,
+                                               RowEnds ends, float eps, int add) {
+  const long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;  // whole warps leave together
+  const uint4* r = in + row * vecs;
+  uint4 v[12];
+  float ss = 0.f;
+#pragma unroll
+  for (int j = 0; j < 12; ++j) {
+    const int i = lane + 32 * j;
+    if (i < vecs) {
+      v[j] = r[i];
+      ss += square_sum(v[j].x) + square_sum(v[j].y) + square_sum(v[j].z) + square_sum(v[j].w);
     }
-    o[p] = float_to_bf16(a) | (float_to_bf16(b) << 16);
+  }
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, offset);
+  const float rstd = rsqrtf(ss / (float)(8 * vecs) + eps);
+  const uint4* wr = w + sample_of(ends, row) * w_stride;
+  uint4* o = out + row * vecs;
+#pragma unroll
+  for (int j = 0; j < 12; ++j) {
+    const int i = lane + 32 * j;
+    if (i < vecs) {
+      const uint4 g = wr[i];
+      const uint4 prev = add ? o[i] : make_uint4(0u, 0u, 0u, 0u);
+      uint4 y;
+      y.x = norm_pair(v[j].x, g.x, prev.x, rstd, add);
+      y.y = norm_pair(v[j].y, g.y, prev.y, rstd, add);
+      y.z = norm_pair(v[j].z, g.z, prev.z, rstd, add);
+      y.w = norm_pair(v[j].w, g.w, prev.w, rstd, add);
+      o[i] = y;
+    }
   }
 }
 
@@ -234,13 +250,16 @@ struct RowEnds {
   int count;
 };
 
+bool aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
 bool norm_rows(const at::Tensor& in, const at::Tensor& w, const std::vector<int64_t>& row_ends, at::Tensor& out,
                double eps, bool add) {
-  if (!available(in) || in.dim() != 2 || !in.is_contiguous() || in.size(1) % 2 != 0 || !out.is_contiguous() ||
-      out.sizes() != in.sizes() || out.scalar_type() != in.scalar_type() || w.scalar_type() != in.scalar_type() ||
-      w.dim() != 2 || w.size(0) != static_cast<int64_t>(row_ends.size()) || w.size(1) != in.size(1) ||
-      w.stride(1) != 1 || w.stride(0) % 2 != 0 || row_ends.empty() || row_ends.size() > 8 ||
-      row_ends.back() != in.size(0) || w.device() != in.device())
+  if (!available(in) || in.dim() != 2 || !in.is_contiguous() || in.size(1) % 8 != 0 || in.size(1) > 3072 ||
+      !out.is_contiguous() || out.sizes() != in.sizes() || out.scalar_type() != in.scalar_type() ||
+      w.scalar_type() != in.scalar_type() || w.dim() != 2 || w.size(0) != static_cast<int64_t>(row_ends.size()) ||
+      w.size(1) != in.size(1) || w.stride(1) != 1 || w.stride(0) % 8 != 0 || row_ends.empty() ||
+      row_ends.size() > 8 || row_ends.back() != in.size(0) || w.device() != in.device() || !aligned16(in) ||
+      !aligned16(out) || !aligned16(w))
     return false;
   RowEnds ends{};
   for (size_t i = 0; i < row_ends.size(); ++i) ends.ends[i] = row_ends[i];
@@ -249,12 +268,14 @@ bool norm_rows(const at::Tensor& in, const at::Tensor& w, const std::vector<int6
   const void* in_ptr = in.data_ptr();
   const void* w_ptr = w.data_ptr();
   void* out_ptr = out.data_ptr();
-  long long w_stride = w.stride(0) / 2;
-  int pairs = static_cast<int>(in.size(1) / 2), add_flag = add ? 1 : 0;
+  long long w_stride = w.stride(0) / 8, rows = in.size(0);
+  int vecs = static_cast<int>(in.size(1) / 8), add_flag = add ? 1 : 0;
   float e = static_cast<float>(eps);
+  constexpr unsigned kThreads = 256;  // 8 warps, one row each
+  const auto grid = static_cast<unsigned>((rows + kThreads / 32 - 1) / (kThreads / 32));
   return run_or_disable([&] {
-    kernels().launch(in.device(), "baton_rms_norm_rows", static_cast<unsigned>(in.size(0)), 256,
-                     {&in_ptr, &w_ptr, &w_stride, &out_ptr, &pairs, &ends, &e, &add_flag});
+    kernels().launch(in.device(), "baton_rms_norm_rows", grid, kThreads,
+                     {&in_ptr, &w_ptr, &w_stride, &out_ptr, &vecs, &rows, &ends, &e, &add_flag});
   });
 }
 
@@ -274,9 +295,8 @@ bool add_rms_norm_rows_(at::Tensor& x, const at::Tensor& y, const at::Tensor& w,
 }
 
 bool silu_mul_(at::Tensor& a, const at::Tensor& b) {
-  const auto aligned = [](const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; };
   if (!available(a) || !a.is_contiguous() || !b.is_contiguous() || b.scalar_type() != a.scalar_type() ||
-      b.sizes() != a.sizes() || b.device() != a.device() || a.numel() % 8 != 0 || !aligned(a) || !aligned(b))
+      b.sizes() != a.sizes() || b.device() != a.device() || a.numel() % 8 != 0 || !aligned16(a) || !aligned16(b))
     return false;
   void* a_ptr = a.data_ptr();
   const void* b_ptr = b.data_ptr();
