@@ -19,6 +19,13 @@
 #endif
 
 namespace baton {
+namespace {
+
+void require_cuda_device(const at::Device& device) {
+  require(device.is_cuda(), "runtime kernels run on CUDA devices, not " + device.str());
+}
+
+}  // namespace
 
 #ifdef BATON_HAS_RUNTIME_KERNELS
 namespace {
@@ -162,10 +169,13 @@ const RuntimeKernels::Loaded& RuntimeKernels::loaded(const at::Device& device) c
 
 void RuntimeKernels::launch(const at::Device& device, const std::string& kernel, unsigned grid, unsigned block,
                             std::vector<void*> args) const {
-  require(device.is_cuda(), "runtime kernels run on CUDA devices, not " + device.str());
+  require_cuda_device(device);
   const auto& module = loaded(device);
   const auto it = module.functions.find(kernel);
   require(it != module.functions.end(), "no kernel " + kernel + " in " + name_);
+  // The driver launches in the thread's current context: make it the device's
+  // (a thread may have worked on another GPU last).
+  const c10::cuda::CUDAGuard guard(device.has_index() ? device.index() : c10::cuda::current_device());
   const auto stream = c10::cuda::getCurrentCUDAStream(device.has_index() ? device.index() : -1).stream();
   check_driver(cuda_api().cuLaunchKernel(it->second, grid, 1, 1, block, 1, 1, 0, stream, args.data(), nullptr),
                "launching " + kernel);
@@ -185,6 +195,7 @@ const RuntimeKernels::Loaded& RuntimeKernels::loaded(const at::Device& device) c
 
 void RuntimeKernels::launch(const at::Device& device, const std::string&, unsigned, unsigned,
                             std::vector<void*>) const {
+  require_cuda_device(device);
   loaded(device);
 }
 

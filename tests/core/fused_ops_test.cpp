@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "core/runtime_kernels.h"
 #include "core/torch_compat.h"
 
@@ -48,6 +49,18 @@ TEST(FusedOps, DeclineOnTheCpuAndWhenTurnedOff) {
     fused::set_enabled(true);
     EXPECT_TRUE(fused::available(qk.to(at::kCUDA)));
   }
+}
+
+TEST(RuntimeKernels, RefuseToLaunchOnTheCpuWithAClearError) {
+  const RuntimeKernels kernels("test_kernels", "extern \"C\" __global__ void noop() {}", {"noop"});
+  try {
+    kernels.launch(at::Device(at::kCPU), "noop", 1, 1, {});
+    FAIL() << "launched on the CPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("runtime kernels run on CUDA devices, not cpu"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(kernels.launches(), 0);
 }
 
 TEST(FusedOps, QkNormRopeMatchesTheLibtorchOpsOnCuda) {
