@@ -140,10 +140,12 @@ at::Tensor NextDitBlock::feed_forward(const at::Tensor& h) const {
   // Two GEMMs with contiguous outputs, so SiLU and the product run in place
   // on contiguous memory (vectorised elementwise kernels).
   auto y = w1_.apply(h);
-  const auto gate = w3_.apply(h);
-  if (!fused::silu_mul_(y, gate)) {
-    at::silu_(y);
-    y.mul_(gate);
+  {
+    const auto gate = w3_.apply(h);  // freed before w2 runs (the planner counts one [rows, hidden] there)
+    if (!fused::silu_mul_(y, gate)) {
+      at::silu_(y);
+      y.mul_(gate);
+    }
   }
   return w2_.apply(y);
 }
