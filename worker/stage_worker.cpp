@@ -156,7 +156,9 @@ std::vector<Outgoing> StageWorker::on_dit(int64_t index, StageMessage& m) {
       return start_step(m.request_id, m.step, tensor_of(m, "latent"), m.meta.at("t").get<double>(), m.branches,
                         m.meta);
     case MessageKind::Step:
-      return run_dit(index, m.request_id, m.step, m.branches, m.meta, models::JointSequence::from_tensors(m.tensors));
+      return run_dit(index, m.request_id, m.step, m.branches, m.meta,
+                     models::JointSequence::from_message(
+                         m.tensors, m.meta.is_object() && m.meta.contains("joint") ? m.meta["joint"] : nlohmann::json()));
     case MessageKind::Finished:
       stage.end_request(m.request_id);
       return {};
@@ -193,7 +195,9 @@ std::vector<Outgoing> StageWorker::run_dit(int64_t index, uint64_t request_id, i
   if (!stage.range().head) {
     auto next = make(MessageKind::Step, request_id, step, meta);
     next.branches = branches;
-    next.tensors = after.to_tensors();
+    auto message = after.to_message();
+    next.tensors = std::move(message.tensors);
+    next.meta["joint"] = std::move(message.layout);
     return {{dit(index + 1), std::move(next)}};
   }
   return finish_branches(request_id, step, branches, meta, stage.finish_step(after));

@@ -46,28 +46,43 @@ void JointSequence::validate(const NextDitConfig& config) const {
               std::to_string(batch()) + ", " + std::to_string(config.adaln_dim()) + "]");
 }
 
-std::map<std::string, at::Tensor> JointSequence::to_tensors() const {
-  auto lengths = at::tensor(caption_lengths, at::kLong);
-  auto grid = at::tensor(std::vector<int64_t>{grid_h, grid_w}, at::kLong);
-  return {{"tokens", tokens}, {"conditioning", conditioning}, {"caption_lengths", lengths}, {"grid", grid}};
+JointSequence::Message JointSequence::to_message() const {
+  return {{{"tokens", tokens}, {"conditioning", conditioning}},
+          {{"caption_lengths", caption_lengths}, {"grid", {grid_h, grid_w}}}};
 }
 
-JointSequence JointSequence::from_tensors(const std::map<std::string, at::Tensor>& tensors) {
+JointSequence JointSequence::from_message(const std::map<std::string, at::Tensor>& tensors,
+                                          const nlohmann::json& layout) {
+  const std::string what = "DiT joint sequence: ";
   auto get = [&](const std::string& name) {
     auto it = tensors.find(name);
-    require(it != tensors.end() && it->second.defined(), "DiT joint sequence: tensor '" + name + "' is missing");
+    require(it != tensors.end() && it->second.defined(), what + "tensor '" + name + "' is missing");
     return it->second;
   };
+  // A few small integers: anything else is a malformed message.
+  constexpr size_t kMaxSamples = 64;
+  auto integers = [&](const char* key, size_t min_count, size_t max_count) {
+    require(layout.is_object() && layout.contains(key) && layout[key].is_array(),
+            what + "the message's layout has no '" + key + "' list");
+    const auto& list = layout[key];
+    require(list.size() >= min_count && list.size() <= max_count,
+            what + "'" + key + "' has " + std::to_string(list.size()) + " entries, expected " +
+                std::to_string(min_count) + (min_count == max_count ? "" : " to " + std::to_string(max_count)));
+    std::vector<int64_t> values;
+    for (const auto& v : list) {
+      require(v.is_number_integer() && v.get<int64_t>() >= 1, what + "'" + key + "' holds " + v.dump() +
+                                                                   ", expected positive integers");
+      values.push_back(v.get<int64_t>());
+    }
+    return values;
+  };
   JointSequence seq;
+  seq.caption_lengths = integers("caption_lengths", 1, kMaxSamples);
+  const auto grid = integers("grid", 2, 2);
+  seq.grid_h = grid[0];
+  seq.grid_w = grid[1];
   seq.tokens = get("tokens");
   seq.conditioning = get("conditioning");
-  auto lengths = get("caption_lengths").to(at::kCPU, at::kLong).contiguous();
-  auto grid = get("grid").to(at::kCPU, at::kLong).contiguous();
-  require(lengths.dim() == 1, "DiT joint sequence: caption_lengths must be a vector");
-  require(grid.dim() == 1 && grid.numel() == 2, "DiT joint sequence: grid must hold 2 values (Ht, Wt)");
-  seq.caption_lengths.assign(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + lengths.numel());
-  seq.grid_h = grid.data_ptr<int64_t>()[0];
-  seq.grid_w = grid.data_ptr<int64_t>()[1];
   return seq;
 }
 

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -41,12 +42,19 @@ struct JointSequence {
   // Throws Error naming what does not fit `config` (width, row count, batch).
   void validate(const NextDitConfig& config) const;
 
-  // As named tensors for a transport: "tokens", "conditioning",
-  // "caption_lengths" (int64 [B]) and "grid" (int64 [2]: Ht, Wt); the two
-  // int64 tensors are on the CPU.
-  std::map<std::string, at::Tensor> to_tensors() const;
-  // The inverse; throws Error when a tensor is missing or the sizes disagree.
-  static JointSequence from_tensors(const std::map<std::string, at::Tensor>& tensors);
+  // As a transport message: the activations as named tensors ("tokens",
+  // "conditioning") and the caption lengths and grid as metadata
+  // ({"caption_lengths": [Lc...], "grid": [Ht, Wt]}). Small host integers
+  // travel with the message header, so a device transport (NCCL) moves only
+  // the activations and the receiver never waits for a copy back to the host.
+  struct Message {
+    std::map<std::string, at::Tensor> tensors;
+    nlohmann::json layout;
+  };
+  Message to_message() const;
+  // The inverse, for a message from the network: throws Error when a tensor
+  // is missing or the layout is malformed (checked before anything is built).
+  static JointSequence from_message(const std::map<std::string, at::Tensor>& tensors, const nlohmann::json& layout);
 };
 
 }  // namespace baton::models

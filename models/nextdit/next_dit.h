@@ -15,7 +15,7 @@
 // What crosses a boundary is a JointSequence (models/nextdit/joint_sequence.h):
 // the samples' caption rows + image tokens packed without padding [S_total, D],
 // the conditioning vectors [B, adaln], the caption lengths and the latent grid;
-// `to_tensors()`/`from_tensors()` give it as named tensors for a transport.
+// `to_message()`/`from_message()` give it as tensors and metadata for a transport.
 //
 // Samples of different caption lengths (cond and uncond) are packed: linear
 // layers and FFNs run on all rows at once, attention per sample (no padding,

@@ -213,13 +213,17 @@ TEST(NextDit, RefusesABlockRangeOutsideTheModel) {
             std::string::npos);
 }
 
-TEST(JointSequence, RoundTripsThroughNamedTensorsAndIsValidated) {
+TEST(JointSequence, RoundTripsThroughAMessageAndIsValidated) {
   Golden g;
   const DitEmbed embed(g.config, g.weights, kF32);
   const auto seq = embed.forward(g.x, g.t, g.clip, embed.encode_captions(g.cap_feats, g.cap_mask));
   EXPECT_EQ(seq.tokens.sizes(), (at::IntArrayRef{7 + 24 + 3 + 24, 96}));
   EXPECT_EQ(seq.conditioning.sizes(), (at::IntArrayRef{2, 96}));
-  const auto back = JointSequence::from_tensors(seq.to_tensors());
+  const auto message = seq.to_message();
+  // Only the activations are tensors (a device transport moves them); the integers are metadata.
+  EXPECT_EQ(message.tensors.size(), 2u);
+  EXPECT_EQ(message.layout, nlohmann::json::parse(R"({"caption_lengths": [7, 3], "grid": [4, 6]})"));
+  const auto back = JointSequence::from_message(message.tensors, message.layout);
   EXPECT_TRUE(at::equal(back.tokens, seq.tokens));
   EXPECT_TRUE(at::equal(back.conditioning, seq.conditioning));
   EXPECT_EQ(back.caption_lengths, (std::vector<int64_t>{7, 3}));
@@ -227,9 +231,22 @@ TEST(JointSequence, RoundTripsThroughNamedTensorsAndIsValidated) {
   EXPECT_EQ(back.grid_w, 6);
   EXPECT_NO_THROW(back.validate(g.config));
 
-  auto named = seq.to_tensors();
-  named.erase("grid");
-  EXPECT_NE(error_of([&] { JointSequence::from_tensors(named); }).find("'grid' is missing"), std::string::npos);
+  auto named = message.tensors;
+  named.erase("conditioning");
+  EXPECT_NE(error_of([&] { JointSequence::from_message(named, message.layout); }).find("'conditioning' is missing"),
+            std::string::npos);
+  // Malformed layouts from the network: clear errors, nothing built.
+  auto from = [&](const std::string& layout) {
+    return error_of([&] { JointSequence::from_message(message.tensors, nlohmann::json::parse(layout)); });
+  };
+  EXPECT_NE(from("null").find("has no 'caption_lengths' list"), std::string::npos);
+  EXPECT_NE(from(R"({"caption_lengths": [7, 3]})").find("has no 'grid' list"), std::string::npos);
+  EXPECT_NE(from(R"({"caption_lengths": [7, 3], "grid": [4]})").find("'grid' has 1 entries, expected 2"),
+            std::string::npos);
+  EXPECT_NE(from(R"({"caption_lengths": [], "grid": [4, 6]})").find("expected 1 to 64"), std::string::npos);
+  EXPECT_NE(from(R"({"caption_lengths": [7, -3], "grid": [4, 6]})").find("holds -3, expected positive integers"),
+            std::string::npos);
+  EXPECT_NE(from(R"({"caption_lengths": [7, 3], "grid": [4, "6"]})").find("holds \"6\""), std::string::npos);
   auto short_seq = seq;
   short_seq.tokens = seq.tokens.narrow(0, 0, 57);
   EXPECT_NE(error_of([&] { short_seq.validate(g.config); }).find("tokens have 57 rows"), std::string::npos);
