@@ -6,7 +6,6 @@
 #include <map>
 
 #include "bench/kernel_profile.h"
-#include "core/captured_calls.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/torch_compat.h"
@@ -30,13 +29,10 @@ BenchReport run_dit_profile(const BenchSettings& settings, const DitBenchOptions
   require_caption_pair(o);
   require(o.top >= 1, "--top must be at least 1");
   require(o.cuda_graphs.size() == 1, "--profile takes one --cuda-graphs mode, on or off");
-  const bool graphs = o.cuda_graphs.front() == "on";
-  if (!graphs && o.cuda_graphs.front() != "off")
-    throw UsageError("--cuda-graphs " + o.cuda_graphs.front() + " is not on or off");
   const auto device = bench_device(s);
   const auto dtype = bench_dtype(s, device);
-  if (graphs && !CapturedCalls::supported(device))
-    throw UsageError("--cuda-graphs on needs a CUDA device (and a build with CUDA), not " + device.str());
+  require_cuda_graph_modes(o, device);
+  const bool graphs = o.cuda_graphs.front() == "on";
   const BenchModel model(s);
   models::NextDitConfig config = model.configs().dit;
   if (o.layers >= 0) config.n_layers = o.layers;

@@ -142,6 +142,14 @@ const std::vector<std::string>& sdpa_families() {
   return names;
 }
 
+void require_cuda_graph_modes(const DitBenchOptions& o, const at::Device& device) {
+  for (const auto& g : o.cuda_graphs)
+    if (g != "on" && g != "off") throw UsageError("--cuda-graphs " + g + " is not on or off", "e.g. --cuda-graphs off,on");
+  if (std::find(o.cuda_graphs.begin(), o.cuda_graphs.end(), "on") != o.cuda_graphs.end() &&
+      !CapturedCalls::supported(device))
+    throw UsageError("--cuda-graphs on needs a CUDA device (and a build with CUDA), not " + device.str());
+}
+
 GuidedCallInputs make_guided_call_inputs(const NextDitConfig& c, const std::vector<int64_t>& captions,
                                          const at::TensorOptions& options, at::Generator& gen) {
   const int64_t lmax = std::max(captions[0], captions[1]);
@@ -172,16 +180,12 @@ BenchReport run_dit_bench(const BenchSettings& settings, const DitBenchOptions& 
   const auto eight_bit = eight_bit_formats(o.weights, s);
   validate_settings(s);
   require_caption_pair(o);
-  for (const auto& g : o.cuda_graphs)
-    if (g != "on" && g != "off") throw UsageError("--cuda-graphs " + g + " is not on or off", "e.g. --cuda-graphs off,on");
   for (const auto& f : o.sdpa)
     if (std::find(sdpa_families().begin(), sdpa_families().end(), f) == sdpa_families().end())
       throw UsageError("--sdpa " + f + " is not a kernel family", "use auto, flash, efficient, cudnn or math");
   const auto device = bench_device(s);
   const auto dtype = bench_dtype(s, device);
-  if (std::find(o.cuda_graphs.begin(), o.cuda_graphs.end(), "on") != o.cuda_graphs.end() &&
-      !CapturedCalls::supported(device))
-    throw UsageError("--cuda-graphs on needs a CUDA device (and a build with CUDA), not " + device.str());
+  require_cuda_graph_modes(o, device);
   const BenchModel model(s);
   NextDitConfig config = model.configs().dit;
   if (o.layers >= 0) config.n_layers = o.layers;

@@ -54,6 +54,8 @@ at::Tensor run_guided_call(const models::NextDit& dit, const at::Tensor& latent,
 
 // Throws Error unless --captions names two positive lengths (cond, uncond).
 void require_caption_pair(const DitBenchOptions& options);
+// Throws UsageError unless every --cuda-graphs mode is on or off, and "on" has a CUDA device.
+void require_cuda_graph_modes(const DitBenchOptions& options, const at::Device& device);
 
 // auto, flash, efficient, cudnn, math.
 const std::vector<std::string>& sdpa_families();

@@ -35,7 +35,7 @@ uint64_t duration_of(const prof::KinetoEvent& e) { return duration_ns(e, 0); }
 
 // Self time (ns) of CPU operators: each event's duration less its direct children's
 // (events of one thread nest; they are ordered by start, longest first on ties).
-std::vector<double> cpu_self_us(const std::vector<const prof::KinetoEvent*>& events) {
+std::vector<double> cpu_self_ns(const std::vector<const prof::KinetoEvent*>& events) {
   std::vector<size_t> order(events.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -117,7 +117,7 @@ KernelProfile profile_kernels(const at::Device& device, int runs, const std::fun
   std::vector<const prof::KinetoEvent*> picked;
   for (const auto& e : result->events())
     if ((e.deviceType() == c10::DeviceType::CUDA) == cuda) picked.push_back(&e);
-  const auto self = cuda ? std::vector<double>() : cpu_self_us(picked);
+  const auto self = cuda ? std::vector<double>() : cpu_self_ns(picked);
   std::map<std::string, KernelTime> by_name;
   for (size_t i = 0; i < picked.size(); ++i) {
     auto& k = by_name[picked[i]->name()];

@@ -256,6 +256,7 @@ bool norm_rows(const at::Tensor& in, const at::Tensor& w, const std::vector<int6
                double eps, bool add) {
   if (!available(in) || in.dim() != 2 || !in.is_contiguous() || in.size(1) % 8 != 0 || in.size(1) > 3072 ||
       !out.is_contiguous() || out.sizes() != in.sizes() || out.scalar_type() != in.scalar_type() ||
+      out.device() != in.device() ||
       w.scalar_type() != in.scalar_type() || w.dim() != 2 || w.size(0) != static_cast<int64_t>(row_ends.size()) ||
       w.size(1) != in.size(1) || w.stride(1) != 1 || w.stride(0) % 8 != 0 || row_ends.empty() ||
       row_ends.size() > 8 || row_ends.back() != in.size(0) || w.device() != in.device() || !aligned16(in) ||
@@ -291,7 +292,7 @@ std::optional<at::Tensor> rms_norm_rows(const at::Tensor& x, const at::Tensor& w
 
 bool add_rms_norm_rows_(at::Tensor& x, const at::Tensor& y, const at::Tensor& w, const std::vector<int64_t>& row_ends,
                         double eps) {
-  return available(x) && norm_rows(y, w, row_ends, x, eps, true);
+  return norm_rows(y, w, row_ends, x, eps, true);
 }
 
 bool silu_mul_(at::Tensor& a, const at::Tensor& b) {
